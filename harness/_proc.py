@@ -1,0 +1,138 @@
+"""Child services of a run: start each in its own process group, wait for readiness, stop for sure.
+
+Readiness is polled with a deadline (never a fixed sleep); every group is registered with the
+reaper (`_watchdog`), so nothing a run started outlives it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+__all__ = ["Service", "StartupError", "Supervisor", "free_port", "wait_until"]
+
+
+class StartupError(RuntimeError):
+    """A service did not become ready; the message names it, says why and where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(probe: Callable[[], bool], deadline_s: float, interval_s: float = 0.05,
+               alive: Callable[[], bool] | None = None) -> float:
+    """Polls `probe` until it returns True; returns the seconds it took, raises TimeoutError."""
+    started = time.monotonic()
+    while True:
+        try:
+            if probe():
+                return time.monotonic() - started
+        except OSError:
+            pass
+        if alive is not None and not alive():
+            raise ChildProcessError("process exited")
+        if time.monotonic() - started > deadline_s:
+            raise TimeoutError(f"not ready after {deadline_s:.0f} s")
+        time.sleep(interval_s)
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    ready_s: float | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 5) -> str:
+        try:
+            return " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Supervisor:
+    """Owns the run's child processes and the reaper that guards them."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.services: dict[str, Service] = {}
+        self._reaper = subprocess.Popen([sys.executable, "-m", "harness._watchdog"], stdin=subprocess.PIPE,
+                                        start_new_session=True, text=True)
+        assert self._reaper.stdin is not None
+        self._pipe: IO[str] = self._reaper.stdin
+
+    def _tell(self, line: str) -> None:
+        self._pipe.write(line + "\n")
+        self._pipe.flush()
+
+    def guard_dir(self, path: Path) -> None:
+        self._tell(f"dir {path}")
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+              user: str | None = None) -> Service:
+        log = self.log_dir / f"{name}.log"
+        with open(log, "ab") as out:
+            process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+                                       user=user)
+        self._tell(f"+{process.pid}")
+        service = Service(name, process, log)
+        self.services[name] = service
+        return service
+
+    def ready(self, service: Service, probe: Callable[[], bool], deadline_s: float) -> float:
+        try:
+            service.ready_s = wait_until(probe, deadline_s, alive=service.alive)
+        except ChildProcessError:
+            raise StartupError(f"{service.name} exited with code {service.process.returncode} during start-up; "
+                               f"log {service.log}: {service.tail()}") from None
+        except TimeoutError:
+            raise StartupError(f"{service.name} not ready after {deadline_s:.0f} s; log {service.log}: "
+                               f"{service.tail()}") from None
+        service.ready_s = time.monotonic() - service.started_at
+        return service.ready_s
+
+    def stop(self, name: str, grace_s: float = 5.0) -> None:
+        service = self.services.pop(name, None)
+        if service is None:
+            return
+        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(service.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                service.process.wait(wait)
+                # the leader is gone; its children may not be (postgres backends, uvicorn workers)
+                os.killpg(service.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            break
+        self._tell(f"-{service.pid}")
+
+    def close(self) -> None:
+        for name in reversed(list(self.services)):
+            self.stop(name)
+        self._pipe.close()
+        self._reaper.wait(30)

@@ -1,0 +1,59 @@
+"""The reaper: a detached process that ends a run's services when the harness dies, even by SIGKILL.
+
+The harness keeps a pipe open to it and sends `+<pgid>` / `-<pgid>` / `dir <path>` lines; when
+the pipe closes (normal exit or a kill), every group still registered gets SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap(groups: set[int], grace_s: float = 5.0) -> None:
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(_alive(g) for g in groups):
+        time.sleep(0.1)
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the harness; the reaper waits for the pipe
+    groups: set[int] = set()
+    dirs: list[str] = []
+    for line in sys.stdin:
+        command = line.strip()
+        if command.startswith("+"):
+            groups.add(int(command[1:]))
+        elif command.startswith("-"):
+            groups.discard(int(command[1:]))
+        elif command.startswith("dir "):
+            dirs.append(command[4:])
+        elif command.startswith("undir "):
+            dirs = [d for d in dirs if d != command[6:]]
+    reap(groups)
+    for path in dirs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The criteria catalogue: every success criterion of both plans, with its default threshold.
+
+IDs are stable: reports, scenarios and notes refer to them. A target file may override any
+threshold; a check reads it through `Target.threshold`, never from a literal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["CATALOGUE", "Criterion", "criterion"]
+
+Op = Literal["<", "<=", ">", ">=", "==", "within"]
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    id: str
+    source: str
+    title: str
+    threshold: float | None = None
+    unit: str = ""
+    op: Op = "=="
+
+    def meets(self, measured: float, threshold: float | None = None) -> bool:
+        limit = self.threshold if threshold is None else threshold
+        if limit is None:
+            raise ValueError(f"{self.id} has no numeric threshold")
+        return {"<": measured < limit, "<=": measured <= limit, ">": measured > limit, ">=": measured >= limit,
+                "==": measured == limit, "within": abs(measured) <= limit}[self.op]
+
+
+_ALL = [
+    Criterion("GW-1", "000 s1", "gateway ready: /health/readiness answers 200", 60.0, "s", "<="),
+    Criterion("GW-2", "000 s1", "model catalogue equals the configured model names"),
+    Criterion("GW-3", "000 s1, 002 smoke", "each model answers itself: 200, valid OpenAI body, usage present"),
+    Criterion("GW-4", "beyond", "auth enforced: no/wrong/revoked key gets 401 and no upstream call"),
+    Criterion("GW-5", "002 cutover", "official openai SDK: chat, streaming, embeddings; streamed text equals plain"),
+    Criterion("OBS-1", "000 s2", "trace visible in Langfuse after the call", 10.0, "s", "<="),
+    Criterion("OBS-2", "000 s2", "trace tokens equal usage, cost > 0 and per price table, latency within 10%",
+              0.10, "ratio", "within"),
+    Criterion("OBS-3", "000 s2", "metadata.session_id becomes the trace's sessionId"),
+    Criterion("OBS-4", "beyond", "N calls of mixed outcome make exactly N traces"),
+    Criterion("OBS-5", "beyond", "no provider, master or virtual key in trace bodies"),
+    Criterion("MOD-1", "000 s3", "one call per model: no 401/429/500"),
+    Criterion("MOD-2", "000 s3", "one trace per model, model names distinct"),
+    Criterion("MOD-3", "000 s3", "cost(gpt-4) > cost(claude-3) > cost(gemini-2)"),
+    Criterion("MOD-4", "000 s3", "gemini-2 '2+2' latency < 500 ms and cost < $0.001", 0.5, "s", "<"),
+    Criterion("MOD-5", "000 s3", "10K-char input reaches claude-3 whole"),
+    Criterion("FB-1", "000 s5", "each fallback chain answers when its primary fails"),
+    Criterion("FB-2", "000 s5", "fallback answer within the limit", 5.0, "s", "<"),
+    Criterion("QT-1", "002", "429 after exactly rpm requests, with rate-limit headers"),
+    Criterion("CA-1", "002", "exact cache hit under the limit, no upstream call", 0.1, "s", "<"),
+    Criterion("LD-4", "000 s12, 002", "P95 end-to-end latency", 3.0, "s", "<"),
+]
+
+CATALOGUE: dict[str, Criterion] = {c.id: c for c in _ALL}
+
+
+def criterion(ident: str) -> Criterion:
+    try:
+        return CATALOGUE[ident]
+    except KeyError:
+        raise KeyError(f"unknown criterion {ident!r}; known: {', '.join(CATALOGUE)}") from None

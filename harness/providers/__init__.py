@@ -1,0 +1,17 @@
+"""Providers turn a Target into a running Stack: `local` (embedded processes) or `external`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.providers.external import ExternalProvider
+from harness.providers.local import LocalProvider, MissingDependency
+from harness.target import Target
+
+__all__ = ["ExternalProvider", "LocalProvider", "MissingDependency", "provider_for"]
+
+
+def provider_for(target: Target, run_dir: Path) -> LocalProvider | ExternalProvider:
+    if target.provider == "external":
+        return ExternalProvider(target)
+    return LocalProvider(target, run_dir)

@@ -1,0 +1,224 @@
+"""The embedded provider: the whole stack as real processes on loopback, no Docker.
+
+Redis, Postgres, the mock providers, the Langfuse stand-in and the real LiteLLM proxy start on
+ephemeral ports in a temp dir of their own; the reaper ends them even if the harness is killed.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from harness._proc import StartupError, Supervisor, free_port
+from harness.stack import Stack
+from harness.target import REPO, Endpoint, LangfuseTarget, Target
+
+__all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin"]
+
+LOCK = REPO / "stack" / "litellm" / "requirements.lock"
+
+
+class MissingDependency(RuntimeError):
+    """A binary the embedded stack needs is not installed; the message says how to install it."""
+
+
+def find_litellm() -> Path:
+    """The pinned LiteLLM: $HARNESS_LITELLM, else the repo's .venv-litellm, else PATH."""
+    candidates = [os.environ.get("HARNESS_LITELLM"), str(REPO / ".venv-litellm" / "bin" / "litellm"),
+                  shutil.which("litellm")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    raise MissingDependency("LiteLLM proxy not found: run `make gateway` (installs the pinned litellm[proxy] "
+                            "into .venv-litellm) or set HARNESS_LITELLM=/path/to/litellm")
+
+
+def litellm_pin() -> dict[str, str]:
+    """Installed LiteLLM version next to the version and wheel hashes the lock file pins."""
+    info: dict[str, str] = {}
+    text = LOCK.read_text() if LOCK.exists() else ""
+    match = re.search(r"^litellm==(\S+) \\\n((?:\s+--hash=sha256:\w+(?: \\)?\n)+)", text, re.M)
+    if match:
+        info["litellm_pinned"] = match.group(1)
+        info["litellm_lock_sha256"] = " ".join(h[:16] for h in re.findall(r"sha256:(\w+)", match.group(2)))
+    try:
+        site = find_litellm().parent.parent / "lib"
+        dists = glob.glob(str(site / "python*" / "site-packages" / "litellm-*.dist-info"))
+        if dists:
+            info["litellm"] = Path(dists[0]).name.removeprefix("litellm-").removesuffix(".dist-info")
+            # a fingerprint of the files actually installed, to compare two runs' gateways
+            record = (Path(dists[0]) / "RECORD").read_bytes()
+            info["litellm_record_sha256"] = hashlib.sha256(record).hexdigest()[:16]
+    except MissingDependency:
+        info["litellm"] = "not installed"
+    return info
+
+
+def _binary(name: str, package: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
+    if not found:
+        raise MissingDependency(f"{name} not found: run `sudo apt-get install -y {package}` (or `make deps`)")
+    return found
+
+
+def _redis_ping(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16).startswith(b"+PONG")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class LocalProvider:
+    """Starts the embedded stack for a Target; `start()` returns the Stack, `stop()` ends it all."""
+
+    def __init__(self, target: Target, run_dir: Path, *, postgres: bool = True, startup_deadline_s: float = 120.0,
+                 langfuse_callbacks: bool = True) -> None:
+        self.target = target
+        self.config = target.litellm_config
+        if self.config is None:
+            raise ValueError("the local provider needs target.litellm_config")
+        self.run_dir = run_dir
+        self.postgres = postgres
+        self.deadline = startup_deadline_s
+        self.log_dir = run_dir / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="harness-stack-"))
+        self.supervisor: Supervisor | None = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Stack:
+        litellm = find_litellm()
+        redis_server = _binary("redis-server", "redis-server")
+        postgres_bins = (_binary("initdb", "postgresql"), _binary("postgres", "postgresql")) if self.postgres \
+            else None
+        started = time.monotonic()
+        self.supervisor = sup = Supervisor(self.log_dir)
+        sup.guard_dir(self.tmp)
+        try:
+            return self._start(sup, litellm, redis_server, postgres_bins, started)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, sup: Supervisor, litellm: Path, redis_server: str, postgres_bins: tuple[str, str] | None,
+               started: float) -> Stack:
+        py = sys.executable
+        keys = {name: f"sk-{name}-{secrets.token_hex(12)}" for name in ("master", "openai", "anthropic", "gemini")}
+        lf_public, lf_secret = f"pk-lf-{secrets.token_hex(8)}", f"sk-lf-{secrets.token_hex(16)}"
+        ports = {"mock": self.tmp / "mock.port", "langfuse": self.tmp / "langfuse.port"}
+        mock = sup.start("mockllm", [py, "-m", "harness.mockllm", "--port-file", str(ports["mock"])], cwd=REPO)
+        langfuse = sup.start("langfuse", [py, "-m", "harness.langfuse", "--port-file", str(ports["langfuse"])],
+                             env={"LANGFUSE_PUBLIC_KEY": lf_public, "LANGFUSE_SECRET_KEY": lf_secret}, cwd=REPO)
+        redis_port = free_port()
+        redis = sup.start("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no", "--dir", str(self.tmp)])
+        with ThreadPoolExecutor(1) as pool:
+            pg_future = pool.submit(self._start_postgres, sup, postgres_bins) if postgres_bins else None
+            sup.ready(mock, ports["mock"].exists, 15)
+            sup.ready(langfuse, ports["langfuse"].exists, 15)
+            sup.ready(redis, lambda: _redis_ping(redis_port), 15)
+            mock_url = f"http://127.0.0.1:{ports['mock'].read_text()}"
+            langfuse_url = f"http://127.0.0.1:{ports['langfuse'].read_text()}"
+            gateway_port = free_port()
+            env = {
+                "OPENAI_API_BASE": f"{mock_url}/v1", "ANTHROPIC_API_BASE": mock_url,
+                "GEMINI_API_BASE": f"{mock_url}/v1beta",
+                "OPENAI_API_KEY": keys["openai"], "ANTHROPIC_API_KEY": keys["anthropic"],
+                "GEMINI_API_KEY": keys["gemini"], "LITELLM_MASTER_KEY": keys["master"],
+                "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port),
+                "LANGFUSE_HOST": langfuse_url, "LANGFUSE_PUBLIC_KEY": lf_public, "LANGFUSE_SECRET_KEY": lf_secret,
+                # the cost map otherwise comes from GitHub at start-up, with retries that add ~10 s offline
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
+                "DISABLE_SCHEMA_UPDATE": "true",
+            }
+            gateway = sup.start("litellm", [str(litellm), "--config", str(self.config), "--host", "127.0.0.1",
+                                            "--port", str(gateway_port)], env=env, cwd=self.config.parent)
+            gateway_url = f"http://127.0.0.1:{gateway_port}"
+            sup.ready(gateway, lambda: _http_ok(f"{gateway_url}/health/readiness"), self.deadline)
+            postgres_url = pg_future.result() if pg_future else None
+        target = self.target.model_copy(update={
+            "gateway": Endpoint(url=gateway_url, master_key=SecretStr(keys["master"]), health_url=gateway_url),
+            "langfuse": LangfuseTarget(url=langfuse_url, public_key=lf_public, secret_key=SecretStr(lf_secret),
+                                       standin=True),
+            "mock_url": mock_url,
+            "redis_url": SecretStr(f"redis://127.0.0.1:{redis_port}/0"),
+            "postgres_url": SecretStr(postgres_url) if postgres_url else None,
+            "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
+                         "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)"],
+        })
+        versions = {**litellm_pin(), "redis": _version([redis_server, "--version"])}
+        if postgres_bins:
+            versions["postgres"] = _version([postgres_bins[1], "--version"])
+        startup = {name: round(s.ready_s or 0.0, 3) for name, s in sup.services.items()}
+        startup["total"] = round(time.monotonic() - started, 3)
+        return Stack(target=target, provider="local", gateway_url=gateway_url, master_key=SecretStr(keys["master"]),
+                     health_url=gateway_url, mock_url=mock_url, standins=target.standins, versions=versions,
+                     pids={n: s.pid for n, s in sup.services.items()}, log_dir=self.log_dir,
+                     extra={"startup_s": startup, "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]]})
+
+    def _start_postgres(self, sup: Supervisor, bins: tuple[str, str]) -> str:
+        initdb, postgres = bins
+        data = self.tmp / "pg"
+        user = None
+        if os.geteuid() == 0:
+            # postgres refuses to run as root; the Debian package provides this account
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                raise MissingDependency("user 'postgres' missing: run `apt-get install -y postgresql`") from None
+            user = "postgres"
+            os.chmod(self.tmp, 0o755)
+            data.mkdir()
+            os.chown(data, pw.pw_uid, pw.pw_gid)
+        init = subprocess.run([initdb, "-D", str(data), "-U", "harness", "-A", "trust", "--no-sync", "-E", "UTF8"],
+                              capture_output=True, text=True, user=user)
+        if init.returncode:
+            raise StartupError(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+        port = free_port()
+        service = sup.start("postgres", [postgres, "-D", str(data), "-p", str(port), "-k", str(data),
+                                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"], user=user)
+        isready = _binary("pg_isready", "postgresql")
+        sup.ready(service, lambda: subprocess.run([isready, "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0,
+                  30)
+        return f"postgresql://harness@127.0.0.1:{port}/postgres"
+
+    def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.close()
+            self.supervisor = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        return "unknown"
+    match = re.search(r"(\d+\.\d+(?:\.\d+)?)", out)
+    return match.group(1) if match else out.strip()

@@ -1,0 +1,78 @@
+"""The Stack: the handle every check uses, whatever provider brought the stack up.
+
+It carries endpoints and credentials (secrets stay `SecretStr`), the mock providers' control
+where the stack has them, and what the report must say: provider, stand-ins, versions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from harness.langfuse.client import LangfuseClient
+from harness.mockllm.client import MockControl
+from harness.target import Target
+
+__all__ = ["Stack"]
+
+
+@dataclass
+class Stack:
+    target: Target
+    provider: str
+    gateway_url: str
+    master_key: SecretStr | None
+    health_url: str | None = None
+    mock_url: str | None = None
+    standins: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+    log_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def gateway(self, key: str | None = None, timeout: float = 60.0) -> httpx.Client:
+        """An HTTP client for the gateway, authenticated with `key` (the master key by default)."""
+        token = key if key is not None else (self.master_key.get_secret_value() if self.master_key else None)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.gateway_url, headers=headers, timeout=timeout)
+
+    def mock(self) -> MockControl | None:
+        return MockControl(self.mock_url) if self.mock_url else None
+
+    def langfuse(self) -> LangfuseClient | None:
+        lf = self.target.langfuse
+        if lf is None:
+            return None
+        return LangfuseClient(lf.url, lf.public_key, lf.secret_key.get_secret_value())
+
+    def target_document(self) -> dict[str, Any]:
+        """This stack as an external target file (with its secrets: write it with mode 0600)."""
+        doc: dict[str, Any] = {"name": f"{self.target.name} (via harness up)", "provider": "external",
+                               "gateway": {"url": self.gateway_url, "health_url": self.health_url,
+                                           "master_key": self.master_key.get_secret_value()
+                                           if self.master_key else None},
+                               "mock_url": self.mock_url, "standins": self.standins,
+                               "models": [m.model_dump(exclude_none=True) for m in self.target.models],
+                               "fallbacks": self.target.fallbacks}
+        if self.target.langfuse is not None:
+            lf = self.target.langfuse
+            doc["langfuse"] = {"url": lf.url, "public_key": lf.public_key,
+                               "secret_key": lf.secret_key.get_secret_value(), "standin": lf.standin}
+        for name in ("redis_url", "postgres_url"):
+            value = getattr(self.target, name)
+            if value is not None:
+                doc[name] = value.get_secret_value()
+        return doc
+
+    def write_state(self, path: Path) -> None:
+        state = {"pids": self.pids, "log_dir": str(self.log_dir), "target": self.target_document()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)

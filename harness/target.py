@@ -1,0 +1,196 @@
+"""The Target: what is being verified, loaded from a YAML file with `${ENV}` substitution.
+
+Secrets are `SecretStr`, so a Target can be printed or logged without leaking them; every
+problem in a file becomes one `TargetError` line that names the field and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from harness.criteria import criterion
+
+__all__ = ["Endpoint", "LangfuseTarget", "ModelSpec", "Target", "TargetError", "load_target", "read_litellm_config"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE_CONFIG = REPO / "stack" / "litellm" / "config.yaml"
+
+
+class TargetError(ValueError):
+    """A target file problem, as one line: where, what, and how to fix it."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(_Model):
+    name: str
+    mode: Literal["chat", "embedding"] = "chat"
+    deployment: str | None = Field(None, description="the provider model behind the alias, e.g. openai/gpt-4-turbo")
+
+
+class Endpoint(_Model):
+    url: str
+    master_key: SecretStr | None = None
+    health_url: str | None = Field(None, description="separate health port, as in the plan's :4001")
+
+
+class LangfuseTarget(_Model):
+    url: str
+    public_key: str
+    secret_key: SecretStr
+    standin: bool = Field(False, description="true when this is the harness's stand-in, not a real Langfuse")
+
+
+class Target(_Model):
+    name: str = "embedded"
+    provider: Literal["local", "external"] = "local"
+    litellm_config: Path | None = Field(None, description="LiteLLM config.yaml: models and fallbacks come from it")
+    gateway: Endpoint | None = None
+    langfuse: LangfuseTarget | None = None
+    mock_url: str | None = Field(None, description="the mock providers' control API, when the stack uses them")
+    redis_url: SecretStr | None = None
+    postgres_url: SecretStr | None = None
+    models: list[ModelSpec] = Field(default_factory=list)
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    standins: list[str] = Field(default_factory=list, description="components that are stand-ins, for the report")
+
+    def threshold(self, ident: str) -> float:
+        """The threshold for a criterion: the target's override, else the catalogue default."""
+        if ident in self.thresholds:
+            return self.thresholds[ident]
+        value = criterion(ident).threshold
+        if value is None:
+            raise KeyError(f"{ident} has no numeric threshold")
+        return value
+
+    def chat_models(self) -> list[ModelSpec]:
+        return [m for m in self.models if m.mode == "chat"]
+
+    def with_litellm_config(self, path: Path) -> Target:
+        """Fills models and fallbacks from a LiteLLM config, unless the target lists its own."""
+        models, fallbacks = read_litellm_config(path)
+        return self.model_copy(update={"litellm_config": path, "models": self.models or models,
+                                       "fallbacks": self.fallbacks or fallbacks})
+
+    @classmethod
+    def embedded(cls, config: Path = REFERENCE_CONFIG) -> Target:
+        return cls(name="embedded", provider="local").with_litellm_config(config)
+
+
+def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str]]]:
+    """Models (with their mode) and fallback chains from a LiteLLM proxy config.yaml."""
+    data = _read_yaml(path)
+    models: list[ModelSpec] = []
+    for index, entry in enumerate(data.get("model_list") or []):
+        if not isinstance(entry, dict) or "model_name" not in entry:
+            raise TargetError(f"{path}: model_list[{index}]: model_name missing; every entry needs one")
+        info = entry.get("model_info") or {}
+        mode = "embedding" if info.get("mode") == "embedding" else "chat"
+        if any(m.name == entry["model_name"] for m in models):
+            continue
+        deployment = (entry.get("litellm_params") or {}).get("model")
+        models.append(ModelSpec(name=entry["model_name"], mode=mode, deployment=deployment))
+    fallbacks: dict[str, list[str]] = {}
+    for section in ("router_settings", "litellm_settings"):
+        for rule in (data.get(section) or {}).get("fallbacks") or []:
+            if isinstance(rule, dict):
+                fallbacks.update({str(k): list(v) for k, v in rule.items()})
+    return models, fallbacks
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TargetError(f"{path}: cannot read ({exc.strerror}); check the path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise TargetError(f"{path}:{where}: {problem}; fix the YAML syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TargetError(f"{path}: top level must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def _substitute(node: Any, where: str, path: Path) -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute(v, f"{where}.{k}" if where else str(k), path) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, f"{where}[{i}]", path) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name, default)
+        if value is None:
+            raise TargetError(f"{path}: {where}: environment variable {name} is not set; "
+                              f"export {name}=... or write ${{{name}:-default}}")
+        return value
+
+    return _VAR.sub(replace, node)
+
+
+def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc[:-1]:
+        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) \
+            else None
+        annotation = getattr(field, "annotation", None)
+        for candidate in getattr(annotation, "__args__", (annotation,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                current = candidate
+                break
+        else:
+            return []
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _explain(error: ValidationError, path: Path) -> TargetError:
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        known = _fields(Target, loc)
+        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{guess[0]}'?" if guess else f"known keys here: {', '.join(known)}"
+        return TargetError(f"{path}: {where}: unknown key; {hint}")
+    if first["type"] == "missing":
+        return TargetError(f"{path}: {where}: required but missing; add it to the file")
+    return TargetError(f"{path}: {where}: {first['msg']}; got {first.get('input')!r}")
+
+
+def load_target(path: Path) -> Target:
+    """Reads and validates a target file; relative paths in it are relative to the file."""
+    raw = _substitute(_read_yaml(path), "", path)
+    try:
+        target = Target.model_validate(raw)
+    except ValidationError as exc:
+        raise _explain(exc, path) from None
+    for ident in target.thresholds:
+        try:
+            criterion(ident)
+        except KeyError as exc:
+            raise TargetError(f"{path}: thresholds.{ident}: {exc.args[0]}") from None
+    if target.provider == "external" and target.gateway is None:
+        raise TargetError(f"{path}: gateway: required for provider 'external'; add gateway.url and master_key")
+    if target.litellm_config is not None:
+        config = target.litellm_config if target.litellm_config.is_absolute() else path.parent / target.litellm_config
+        target = target.with_litellm_config(config)
+    return target

@@ -1,0 +1,46 @@
+"""Key check for the reference gateway, through LiteLLM's documented `general_settings.custom_auth`.
+
+LiteLLM's own virtual keys need its Prisma database, which this stack does without; and without
+it LiteLLM answers a missing key with 500 and a wrong one with 400. This hook answers 401 and
+carries each team key's limits (rpm, tpm) from the keys file named by HARNESS_TEAM_KEYS.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fastapi import Request
+from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
+
+
+def _team_keys() -> dict[str, dict[str, Any]]:
+    path = os.environ.get("HARNESS_TEAM_KEYS")
+    if not path or not Path(path).exists():
+        return {}
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    return {str(entry["key"]): entry for entry in data.get("keys", [])}
+
+
+_TEAMS = _team_keys()
+
+
+def _denied(message: str) -> ProxyException:
+    return ProxyException(message=message, type=ProxyErrorTypes.auth_error, param="api_key", code=401)
+
+
+async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
+    if not api_key:
+        raise _denied("Authentication Error: no API key passed in")
+    master = os.environ.get("LITELLM_MASTER_KEY", "")
+    if master and hmac.compare_digest(api_key.encode(), master.encode()):
+        return UserAPIKeyAuth(api_key=api_key, user_role=LitellmUserRoles.PROXY_ADMIN)
+    for key, team in _TEAMS.items():
+        if hmac.compare_digest(api_key.encode(), key.encode()):
+            return UserAPIKeyAuth(api_key=api_key, team_id=team.get("team"), key_alias=team.get("alias"),
+                                  rpm_limit=team.get("rpm"), tpm_limit=team.get("tpm"),
+                                  models=team.get("models") or [])
+    raise _denied("Authentication Error: invalid API key")
