@@ -65,7 +65,7 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 class App:
-    """Routes requests by method and path pattern; `{name}` captures one path segment part."""
+    """Routes requests by method and path pattern; `{name}` captures (part of) one path segment."""
 
     def __init__(self) -> None:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -76,7 +76,7 @@ class App:
             if "{" not in pattern:
                 self._exact[(method, pattern)] = handler
             else:
-                regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/:]+)", pattern)
+                regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+?)", pattern)
                 self._routes.append((method, re.compile(f"^{regex}$"), handler))
             return handler
 

@@ -171,7 +171,8 @@ def openai_sdk_dropin(stack: Stack) -> Outcome:
         problems.append(f"chat/stream: {type(exc).__name__}: {str(exc)[:200]}")
     if embed_models:
         try:
-            vectors = client.embeddings.create(model=embed_models[0], input=["gateway", "harness"])
+            texts = [f"gateway {_nonce()}", f"harness {_nonce()}"]
+            vectors = client.embeddings.create(model=embed_models[0], input=texts, extra_body=no_cache)
             dims = {len(item.embedding) for item in vectors.data}
             evidence["embedding_dims"] = sorted(dims)
             if len(vectors.data) != 2 or not all(dims):

@@ -1,0 +1,52 @@
+# Two entry points, each doing every set-up step it needs on a fresh Debian machine:
+#   make acceptance   the main job: bring up the embedded stack and run the acceptance suite
+#   make test         the harness's own tests (negative controls included) and lint
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+GATEWAY_VENV ?= .venv-litellm
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export DEBIAN_FRONTEND := noninteractive
+
+.PHONY: acceptance test deps venv gateway lint bench clean
+
+acceptance: deps venv gateway
+	$(VENV)/bin/harness acceptance
+
+test: deps venv gateway lint
+	$(VENV)/bin/pytest tests
+
+lint: venv
+	$(VENV)/bin/ruff check harness suites tests bench stack conftest.py
+
+# redis-server and PostgreSQL run as real processes of the embedded stack
+deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	id postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+# The gateway under test lives in its own venv, installed only from the hash-pinned lock
+gateway: $(GATEWAY_VENV)/.installed
+$(GATEWAY_VENV)/.installed: stack/litellm/requirements.lock
+	$(PYTHON) -m venv $(GATEWAY_VENV)
+	$(GATEWAY_VENV)/bin/pip install -q --require-hashes --no-deps -r stack/litellm/requirements.lock
+	touch $@
+
+bench: deps venv gateway
+	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk >/dev/null
+	$(VENV)/bin/python bench/cold_start.py
+	$(VENV)/bin/python bench/mock_throughput.py
+
+clean:
+	rm -rf $(VENV) $(GATEWAY_VENV) reports/*/

@@ -1,0 +1,228 @@
+"""The `harness` command: bring a stack up, run the suites against it, and say GO or NO-GO.
+
+Exit codes: 0 GO, 1 NO-GO (a check failed), 2 bad input (target file, options), 3 the stack
+could not start (a missing binary, a dead endpoint); each error is one line with its fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from harness.results import new_run_dir
+from harness.target import REPO, Target, TargetError, load_target
+
+app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan's success criteria.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+STATE_DIR = Path(os.environ.get("HARNESS_STATE_DIR", REPO / "reports" / ".stack"))
+TargetOption = Annotated[Path | None, typer.Option("--target", "-t", help="target file; default: embedded stack")]
+ReportsOption = Annotated[Path, typer.Option("--reports", help="where run folders go")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _target(path: Path | None) -> Target:
+    if path is None:
+        return Target.embedded()
+    try:
+        return load_target(path)
+    except TargetError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+@app.command()
+def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) -> None:
+    """Start the embedded stack and keep it until `harness down` or Ctrl-C."""
+    from harness.providers import LocalProvider, MissingDependency
+
+    spec = _target(target)
+    if spec.provider != "local":
+        raise _fail(f"`up` starts the embedded stack; {spec.name} is provider {spec.provider}", 2)
+    state = STATE_DIR / "state.json"
+    if state.exists() and _alive(json.loads(state.read_text()).get("up_pid", 0)):
+        raise _fail(f"a stack is already up (state {state}); run `harness down` first", 2)
+    run_dir = new_run_dir(reports, "up")
+    provider = LocalProvider(spec, run_dir)
+    try:
+        with console.status("starting Redis, Postgres, mock providers, Langfuse stand-in and LiteLLM ..."):
+            stack = provider.start()
+    except (MissingDependency, RuntimeError) as exc:
+        raise _fail(str(exc), 3) from None
+    stopping = {"now": False}
+
+    def stop(signum: int, frame: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        stack.write_state(state)
+        data = json.loads(state.read_text())
+        data["up_pid"] = os.getpid()
+        state.write_text(json.dumps(data, indent=2))
+        target_file = STATE_DIR / "target.yaml"
+        target_file.touch(mode=0o600)
+        target_file.write_text(yaml.safe_dump(stack.target_document(), sort_keys=False))
+        table = Table(title=f"stack up in {stack.extra['startup_s']['total']:.1f} s", show_header=True)
+        table.add_column("service")
+        table.add_column("endpoint")
+        table.add_row("gateway (LiteLLM)", stack.gateway_url)
+        table.add_row("langfuse (stand-in)", stack.target.langfuse.url if stack.target.langfuse else "-")
+        table.add_row("mock providers", stack.mock_url or "-")
+        for name in ("redis_url", "postgres_url"):
+            value = getattr(stack.target, name)
+            table.add_row(name.removesuffix("_url"), value.get_secret_value() if value else "-")
+        console.print(table)
+        console.print("keys: master key, provider keys and Langfuse keys are in the target file (mode 0600):")
+        console.print(f"  {target_file}")
+        console.print(f"  harness acceptance --target {target_file}")
+        console.print(f"logs: {stack.log_dir}   stop: harness down (or Ctrl-C)")
+        while not stopping["now"]:
+            dead = [n for n, pid in stack.pids.items() if not _alive(pid)]
+            if dead:
+                err.print(f"[red]service exited:[/] {', '.join(dead)}; stopping the stack (logs in {stack.log_dir})")
+                break
+            time.sleep(0.5)
+    finally:
+        provider.stop()
+        for path in (state, STATE_DIR / "target.yaml"):
+            path.unlink(missing_ok=True)
+        console.print("stack stopped")
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@app.command()
+def down(wait_s: Annotated[float, typer.Option(help="seconds to wait for a clean stop")] = 30.0) -> None:
+    """Stop the stack that `harness up` started."""
+    state = STATE_DIR / "state.json"
+    if not state.exists():
+        console.print("no stack is up")
+        return
+    pid = int(json.loads(state.read_text()).get("up_pid", 0))
+    if not _alive(pid):
+        state.unlink(missing_ok=True)
+        console.print("the `harness up` process is gone; its reaper ended the services")
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(pid):
+        raise _fail(f"`harness up` (pid {pid}) did not stop within {wait_s:g} s; kill it: the reaper cleans up", 1)
+    console.print("stack stopped")
+
+
+@app.command()
+def status() -> None:
+    """Show whether a stack is up, and each service's state."""
+    state = STATE_DIR / "state.json"
+    if not state.exists():
+        console.print("no stack is up")
+        raise typer.Exit(1)
+    data = json.loads(state.read_text())
+    table = Table(show_header=True)
+    table.add_column("service")
+    table.add_column("pid")
+    table.add_column("state")
+    for name, pid in {"harness up": data.get("up_pid", 0), **data["pids"]}.items():
+        table.add_row(name, str(pid), "[green]running[/]" if _alive(pid) else "[red]gone[/]")
+    console.print(table)
+    console.print(f"gateway: {data['target']['gateway']['url']}")
+
+
+@app.command()
+def acceptance(target: TargetOption = None, reports: ReportsOption = Path("reports"),
+               keyword: Annotated[str | None, typer.Option("-k", help="only checks matching this pytest -k")] = None
+               ) -> None:
+    """Run the acceptance suite (GW, OBS ...) and print the verdict; exit 0 only on GO."""
+    import pytest
+
+    if target is not None:
+        _target(target)
+    run_dir = new_run_dir(reports, "acceptance")
+    args = [str(REPO / "suites" / "acceptance"), "-q", "-p", "no:cacheprovider", "--run-dir", str(run_dir),
+            "--rootdir", str(REPO)]
+    if target is not None:
+        args += ["--target", str(target.resolve())]
+    if keyword:
+        args += ["-k", keyword]
+    code = pytest.main(args)
+    results = run_dir / "results.json"
+    if not results.exists():
+        raise _fail(f"no results were written (pytest exit {code}); see the output above", 3)
+    _print_verdict(results)
+    data = json.loads(results.read_text())
+    raise typer.Exit(0 if data["verdict"] == "GO" else 1)
+
+
+def _print_verdict(path: Path) -> None:
+    data = json.loads(path.read_text())
+    table = Table(title=f"{data['suite']} · {data['target']} · provider {data['provider']}", show_header=True)
+    for column in ("status", "ID", "criterion", "measured", "threshold"):
+        table.add_column(column, overflow="fold")
+    colours = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "magenta"}
+    for rec in data["records"]:
+        measured = f"{rec['measured']} {rec['unit']}".strip() if rec["measured"] is not None else "-"
+        table.add_row(f"[{colours[rec['status']]}]{rec['status']}[/]", rec["id"], rec["title"], measured[:60],
+                      str(rec["threshold"])[:40])
+    console.print(table)
+    for rec in data["records"]:
+        if rec["status"] != "PASS":
+            console.print(f"[{colours[rec['status']]}]{rec['id']}[/]: {rec['detail']}", highlight=False)
+    if data.get("standins"):
+        console.print("stand-ins: " + "; ".join(data["standins"]))
+    verdict = data["verdict"]
+    console.print(f"[bold {'green' if verdict == 'GO' else 'red'}]{verdict}[/]   results: {path}")
+
+
+@app.command()
+def doctor() -> None:
+    """Say what the embedded stack needs that is missing, and the command that installs it."""
+    from harness.doctor import diagnose
+
+    table = Table(show_header=True)
+    for column in ("component", "status", "fix"):
+        table.add_column(column, overflow="fold")
+    missing = False
+    for item in diagnose():
+        ok = item.found is not None
+        missing |= item.required and not ok
+        state = f"[green]{item.found}[/]" if ok else ("[red]missing[/]" if item.required else "[yellow]optional[/]")
+        table.add_row(item.name, state, "" if ok else item.fix)
+    console.print(table)
+    raise typer.Exit(1 if missing else 0)
+
+
+def main() -> None:
+    app(prog_name="harness")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

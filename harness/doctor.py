@@ -1,0 +1,56 @@
+"""What the embedded stack needs on this machine, found or not, and the command that installs it."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import sys
+from dataclasses import dataclass
+
+from harness.providers.local import MissingDependency, find_litellm, litellm_pin
+
+__all__ = ["Item", "diagnose"]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    name: str
+    found: str | None
+    fix: str
+    required: bool = True
+
+
+def _which(name: str) -> str | None:
+    import glob
+
+    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
+
+
+def diagnose() -> list[Item]:
+    items = [Item("python >= 3.11", sys.version.split()[0] if sys.version_info >= (3, 11) else None,
+                  "install Python 3.11 or newer")]
+    for binary, package in (("redis-server", "redis-server"), ("initdb", "postgresql"), ("postgres", "postgresql"),
+                            ("pg_isready", "postgresql")):
+        items.append(Item(binary, _which(binary), f"sudo apt-get install -y {package}   (or: make deps)"))
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+            found: str | None = "present"
+        except KeyError:
+            found = None
+        items.append(Item("user postgres (root runs Postgres as it)", found, "sudo apt-get install -y postgresql"))
+    try:
+        find_litellm()
+        pin = litellm_pin()
+        version = pin.get("litellm")
+        pinned = pin.get("litellm_pinned")
+        found = f"{version} (lock pins {pinned})" if version == pinned else None
+        fix = f"installed {version} != pinned {pinned}: run `make gateway`"
+        items.append(Item("LiteLLM proxy (pinned)", found, fix))
+    except MissingDependency as exc:
+        items.append(Item("LiteLLM proxy (pinned)", None, str(exc)))
+    items.append(Item("wrk (benchmarks)", shutil.which("wrk"), "sudo apt-get install -y wrk", required=False))
+    items.append(Item("docker (containers provider)", shutil.which("docker"), "sudo apt-get install -y docker.io",
+                      required=False))
+    return items

@@ -1,0 +1,65 @@
+"""Fixtures for the harness's own tests: in-process servers, and real embedded stacks.
+
+`stack` here overrides the plugin's: a healthy embedded stack whose files go to a temp dir.
+Broken stacks are built from the reference config with one or more things removed on purpose.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness._http import App, serve
+from harness.providers.local import LocalProvider
+from harness.stack import Stack
+from harness.target import REFERENCE_CONFIG, Target
+
+
+@pytest.fixture
+def serve_app() -> Callable[[App], str]:
+    """Runs an App on an ephemeral loopback port in a daemon thread; returns its base URL."""
+
+    def start(app: App) -> str:
+        ready = threading.Event()
+        port: list[int] = []
+
+        def on_ready(bound: int) -> None:
+            port.append(bound)
+            ready.set()
+
+        threading.Thread(target=serve, args=(app, "127.0.0.1", 0, on_ready), daemon=True).start()
+        assert ready.wait(10), "server did not start"
+        return f"http://127.0.0.1:{port[0]}"
+
+    return start
+
+
+def reference_config(tmp: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the reference LiteLLM config (with its hook files) changed by `edit`."""
+    folder = tmp / "litellm"
+    shutil.copytree(REFERENCE_CONFIG.parent, folder, ignore=shutil.ignore_patterns("requirements.lock"))
+    config = yaml.safe_load(REFERENCE_CONFIG.read_text())
+    edit(config)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def start_stack(tmp: Path, target: Target) -> Iterator[Stack]:
+    provider = LocalProvider(target, tmp / "run", postgres=False)
+    try:
+        yield provider.start()
+    finally:
+        provider.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The healthy embedded reference stack (real LiteLLM), shared by the tests that need one."""
+    yield from start_stack(tmp_path_factory.mktemp("healthy"), Target.embedded())
