@@ -6,6 +6,7 @@ reaper (`_watchdog`), so nothing a run started outlives it.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -52,6 +53,7 @@ class Service:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    stop_signal: signal.Signals = signal.SIGTERM
     ready_s: float | None = None
     started_at: float = field(default_factory=time.monotonic)
 
@@ -75,6 +77,7 @@ class Supervisor:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.services: dict[str, Service] = {}
+        self._stopped: dict[str, int] = {}
         self._reaper = subprocess.Popen([sys.executable, "-m", "harness._watchdog"], stdin=subprocess.PIPE,
                                         start_new_session=True, text=True)
         assert self._reaper.stdin is not None
@@ -88,16 +91,22 @@ class Supervisor:
         self._tell(f"dir {path}")
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-              user: str | None = None) -> Service:
+              user: str | None = None, stop_signal: signal.Signals = signal.SIGTERM) -> Service:
         log = self.log_dir / f"{name}.log"
         with open(log, "ab") as out:
             process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
                                        user=user)
-        self._tell(f"+{process.pid}")
-        service = Service(name, process, log)
+        self._tell(f"+{process.pid} {int(stop_signal)}")
+        service = Service(name, process, log, stop_signal)
         self.services[name] = service
+        self._write_pids()
         return service
+
+    def _write_pids(self) -> None:
+        """`pids.json` beside the logs: what an operator (or a test) needs to find leftovers."""
+        path = self.log_dir / "pids.json"
+        path.write_text(json.dumps({name: s.pid for name, s in self.services.items()} | self._stopped))
 
     def ready(self, service: Service, probe: Callable[[], bool], deadline_s: float) -> float:
         try:
@@ -115,7 +124,7 @@ class Supervisor:
         service = self.services.pop(name, None)
         if service is None:
             return
-        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        for sig, wait in ((service.stop_signal, grace_s), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(service.pid, sig)
             except ProcessLookupError:
@@ -130,6 +139,7 @@ class Supervisor:
                 continue
             break
         self._tell(f"-{service.pid}")
+        self._stopped[name] = service.pid
 
     def close(self) -> None:
         for name in reversed(list(self.services)):

@@ -1,7 +1,8 @@
 """The reaper: a detached process that ends a run's services when the harness dies, even by SIGKILL.
 
-The harness keeps a pipe open to it and sends `+<pgid>` / `-<pgid>` / `dir <path>` lines; when
-the pipe closes (normal exit or a kill), every group still registered gets SIGTERM, then SIGKILL.
+The harness keeps a pipe open to it and sends `+<pgid> <signal>` / `-<pgid>` / `dir <path>` lines;
+when the pipe closes (normal exit or a kill), every group still registered gets its stop signal
+(SIGTERM, or SIGINT for Postgres' fast shutdown), then SIGKILL.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ def _alive(pgid: int) -> bool:
     return True
 
 
-def reap(groups: set[int], grace_s: float = 5.0) -> None:
-    for pgid in groups:
+def reap(groups: dict[int, int], grace_s: float = 5.0) -> None:
+    for pgid, signum in groups.items():
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
+            os.killpg(pgid, signum)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and any(_alive(g) for g in groups):
         time.sleep(0.1)
@@ -38,14 +39,15 @@ def reap(groups: set[int], grace_s: float = 5.0) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the harness; the reaper waits for the pipe
-    groups: set[int] = set()
+    groups: dict[int, int] = {}
     dirs: list[str] = []
     for line in sys.stdin:
         command = line.strip()
         if command.startswith("+"):
-            groups.add(int(command[1:]))
+            pgid, _, signum = command[1:].partition(" ")
+            groups[int(pgid)] = int(signum or signal.SIGTERM)
         elif command.startswith("-"):
-            groups.discard(int(command[1:]))
+            groups.pop(int(command[1:]), None)
         elif command.startswith("dir "):
             dirs.append(command[4:])
         elif command.startswith("undir "):

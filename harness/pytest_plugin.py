@@ -138,7 +138,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         status = "FAIL"
     else:
         status = "ERROR"
-        outcome.detail = (report.longreprtext.strip().splitlines() or ["error"])[-1][:500]
+        error = call.excinfo.value if call.excinfo is not None else None
+        outcome.detail = f"{type(error).__name__}: {error}"[:500] if error is not None else report.longreprtext[-500:]
     results.records.append(Record.from_outcome(outcome, status, report.duration, item.nodeid))
     item.stash[_RECORDED] = True
     return report

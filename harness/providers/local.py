@@ -13,6 +13,7 @@ import pwd
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -202,7 +203,9 @@ class LocalProvider:
             raise StartupError(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
         port = free_port()
         service = sup.start("postgres", [postgres, "-D", str(data), "-p", str(port), "-k", str(data),
-                                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"], user=user)
+                                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"], user=user,
+                            # SIGINT is Postgres' fast shutdown; its backends run in sessions of their own
+                            stop_signal=signal.SIGINT)
         isready = _binary("pg_isready", "postgresql")
         sup.ready(service, lambda: subprocess.run([isready, "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0,
                   30)

@@ -1,0 +1,71 @@
+"""The CLI: one-line errors with exit 2 for bad input, exit 1 on NO-GO, and a results file either way."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.target import REFERENCE_CONFIG, REPO
+
+
+def _harness(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("gateway:\n  url: [", "line 2"),
+    ("provider: external\ngateway:\n  url: http://127.0.0.1:9\n  mastr_key: x\n", "did you mean 'master_key'?"),
+])
+def test_a_malformed_target_is_one_line_and_exit_2(tmp_path: Path, text: str, expected: str) -> None:
+    target = tmp_path / "target.yaml"
+    target.write_text(text)
+    result = _harness("acceptance", "--target", str(target), "--reports", str(tmp_path / "reports"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and str(target) in lines[0]
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_dead_external_gateway_is_a_no_go_with_reasons(tmp_path: Path) -> None:
+    target = tmp_path / "target.yaml"
+    target.write_text("provider: external\ngateway:\n  url: http://127.0.0.1:9\n  master_key: k\n"
+                      f"litellm_config: {REFERENCE_CONFIG}\nthresholds:\n  GW-1: 1\n")
+    result = _harness("acceptance", "--target", str(target), "--reports", str(tmp_path / "reports"), "-k", "gw_1")
+    assert result.returncode == 1, result.stdout[-2000:]
+    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    assert data["verdict"] == "NO-GO" and data["records"][0]["status"] == "FAIL"
+    assert "not ready within 1 s" in data["records"][0]["detail"] and "NO-GO" in result.stdout
+
+
+def test_a_broken_embedded_stack_is_a_no_go_and_leaves_no_process(tmp_path: Path) -> None:
+    config = tmp_path / "litellm" / "config.yaml"
+    config.parent.mkdir()
+    for hook in REFERENCE_CONFIG.parent.glob("*.py"):
+        (config.parent / hook.name).write_text(hook.read_text())
+    text = REFERENCE_CONFIG.read_text()
+    config.write_text(text.replace("  - model_name: claude-3\n", "  - model_name: claude-3-renamed\n"))
+    target = tmp_path / "target.yaml"
+    target.write_text(f"name: renamed-model\nprovider: local\nlitellm_config: {config}\n"
+                      f"models:\n  - name: gpt-4\n  - name: claude-3\n  - name: gemini-2\n")
+    result = _harness("acceptance", "--target", str(target), "--reports", str(tmp_path / "reports"), "-k", "gw_2")
+    assert result.returncode == 1, result.stdout[-3000:]
+    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    assert data["records"][0]["id"] == "GW-2" and data["records"][0]["status"] == "FAIL"
+    assert data["versions"]["litellm"] == data["versions"]["litellm_pinned"]
+    assert any("stand-in" in s for s in data["standins"])
+    pids = json.loads(next((tmp_path / "reports").glob("*/logs/pids.json")).read_text())
+    assert pids and all(not Path(f"/proc/{pid}").exists() for pid in pids.values())
+
+
+def test_doctor_lists_what_the_stack_needs() -> None:
+    result = _harness("doctor")
+    assert result.returncode == 0, result.stdout
+    for name in ("redis-server", "initdb", "LiteLLM proxy (pinned)"):
+        assert name in result.stdout
