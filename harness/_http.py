@@ -18,7 +18,17 @@ from urllib.parse import parse_qs
 
 import httptools
 
-__all__ = ["App", "Request", "Response", "StreamAborted", "StreamingResponse", "json_response", "serve"]
+__all__ = [
+    "App",
+    "Request",
+    "Response",
+    "StreamAborted",
+    "StreamingResponse",
+    "json_response",
+    "new_event_loop",
+    "serve",
+    "serve_app_async",
+]
 
 Handler = Callable[["Request"], Awaitable["Response | StreamingResponse"]]
 
@@ -67,9 +77,11 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 class App:
     """Routes requests by method and path pattern; `{name}` captures (part of) one path segment."""
 
-    def __init__(self) -> None:
+    def __init__(self, not_found: Response | None = None, not_allowed: Response | None = None) -> None:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._exact: dict[tuple[str, str], Handler] = {}
+        self._not_found = not_found or json_response({"error": "no such route"}, 404)
+        self._not_allowed = not_allowed or json_response({"error": "method not allowed"}, 405)
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -97,8 +109,8 @@ class App:
                     break
             if handler is None:
                 if allowed or any(path == request.path for _, path in self._exact):
-                    return json_response({"error": "method not allowed"}, 405)
-                return json_response({"error": f"no route for {request.method} {request.path}"}, 404)
+                    return self._not_allowed
+                return self._not_found
         try:
             return await handler(request)
         except (ValueError, KeyError, TypeError) as exc:
@@ -204,7 +216,8 @@ class _Connection(asyncio.Protocol):
         return True
 
 
-def _loop_factory() -> asyncio.AbstractEventLoop:
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed, else the default loop."""
     try:
         import uvloop
 
@@ -213,7 +226,8 @@ def _loop_factory() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
-async def _serve_forever(app: App, host: str, port: int, ready: Callable[[int], None] | None) -> None:
+async def serve_app_async(app: App, host: str, port: int, ready: Callable[[int], None] | None = None) -> None:
+    """Serve `app` on the running loop until cancelled (for servers that own other sockets too)."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Connection(app), host, port, backlog=1024, reuse_address=True)
     bound = server.sockets[0].getsockname()[1]
@@ -225,5 +239,5 @@ async def _serve_forever(app: App, host: str, port: int, ready: Callable[[int], 
 
 def serve(app: App, host: str, port: int, ready: Callable[[int], None] | None = None) -> None:
     """Run `app` until interrupted; `ready` is called with the bound port (useful with port 0)."""
-    with asyncio.Runner(loop_factory=_loop_factory) as runner, contextlib.suppress(KeyboardInterrupt):
-        runner.run(_serve_forever(app, host, port, ready))
+    with asyncio.Runner(loop_factory=new_event_loop) as runner, contextlib.suppress(KeyboardInterrupt):
+        runner.run(serve_app_async(app, host, port, ready))
