@@ -157,29 +157,44 @@ def status() -> None:
     console.print(f"gateway: {data['target']['gateway']['url']}")
 
 
-@app.command()
-def acceptance(target: TargetOption = None, reports: ReportsOption = Path("reports"),
-               keyword: Annotated[str | None, typer.Option("-k", help="only checks matching this pytest -k")] = None
-               ) -> None:
-    """Run the acceptance suite (GW, OBS ...) and print the verdict; exit 0 only on GO."""
+def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str]) -> None:
+    """Runs `suites/<suite>` through pytest, prints the verdict table; exit 0 only on GO."""
     import pytest
 
     if target is not None:
         _target(target)
-    run_dir = new_run_dir(reports, "acceptance")
-    args = [str(REPO / "suites" / "acceptance"), "-q", "-p", "no:cacheprovider", "--run-dir", str(run_dir),
-            "--rootdir", str(REPO)]
+    run_dir = new_run_dir(reports, suite)
+    args = [str(REPO / "suites" / suite), "-q", "-p", "no:cacheprovider", "--run-dir", str(run_dir),
+            "--rootdir", str(REPO), *extra]
     if target is not None:
         args += ["--target", str(target.resolve())]
-    if keyword:
-        args += ["-k", keyword]
     code = pytest.main(args)
     results = run_dir / "results.json"
+    if code in (2, 3, 4) and not results.exists():
+        raise _fail(f"the {suite} suite did not run (pytest exit {code}); see the output above", 3)
     if not results.exists():
         raise _fail(f"no results were written (pytest exit {code}); see the output above", 3)
     _print_verdict(results)
     data = json.loads(results.read_text())
     raise typer.Exit(0 if data["verdict"] == "GO" else 1)
+
+
+@app.command()
+def acceptance(target: TargetOption = None, reports: ReportsOption = Path("reports"),
+               keyword: Annotated[str | None, typer.Option("-k", help="only checks matching this pytest -k")] = None
+               ) -> None:
+    """Run the acceptance suite (GW, OBS ...) and print the verdict; exit 0 only on GO."""
+    _run_suite("acceptance", target, reports, ["-k", keyword] if keyword else [])
+
+
+@app.command()
+def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
+          scenario: Annotated[str | None, typer.Option(help="only this scenario or variant name")] = None,
+          quick: Annotated[bool, typer.Option("--quick", help="CI-sized: first chain, quick variants")] = False
+          ) -> None:
+    """Run the chaos scenarios (FB-1..FB-7, CA-5) against the stack; exit 0 only on GO."""
+    extra = (["--quick"] if quick else []) + (["--scenario", scenario] if scenario else [])
+    _run_suite("chaos", target, reports, extra)
 
 
 def _print_verdict(path: Path) -> None:

@@ -18,7 +18,7 @@ from harness.results import Outcome, Record, RunResults, Status, new_run_dir
 from harness.stack import Stack
 from harness.target import Target, TargetError, load_target
 
-_OUTCOME = pytest.StashKey[Outcome]()
+_OUTCOMES = pytest.StashKey[list[Outcome]]()
 _RECORDED = pytest.StashKey[bool]()
 _RESULTS_PATH = pytest.StashKey[Path]()
 
@@ -30,6 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reports", type=Path, default=Path(os.environ.get("HARNESS_REPORTS", "reports")),
                     help="where run folders go (default: reports/)")
     group.addoption("--run-dir", type=Path, default=None, help="write this run's results here")
+    group.addoption("--quick", action="store_true", help="chaos: the CI-sized run (first chain, quick variants)")
+    group.addoption("--scenario", default=None, help="chaos: only this scenario (or variant) name")
 
 
 class _Run:
@@ -94,10 +96,10 @@ def stack(target: Target, pytestconfig: pytest.Config) -> Iterator[Stack]:
 
 @pytest.fixture
 def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
-    """Stores a check's Outcome for this test's criterion record, and returns it."""
+    """Stores a check's Outcome as a criterion record of this test (one test may record several)."""
 
     def store(outcome: Outcome) -> Outcome:
-        request.node.stash[_OUTCOME] = outcome
+        request.node.stash.setdefault(_OUTCOMES, []).append(outcome)
         return outcome
 
     return store
@@ -121,26 +123,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     run = item.config.stash[_RUN]
     results = run.ensure(_suite_name(item.config))
-    ident = str(marker.args[0])
-    stored = item.stash.get(_OUTCOME, None)
-    outcome = stored if stored is not None else Outcome(id=ident, passed=False)
-    status: Status
+    outcomes = item.stash.get(_OUTCOMES, [])
+    skipped_reason = ""
     if report.skipped:
-        status = "SKIP"
         longrepr = report.longrepr
-        outcome.detail = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
-    elif report.passed and stored is not None and stored.passed:
-        status = "PASS"
-    elif report.passed:
-        status = "ERROR"
-        outcome.detail = "the test passed without recording a passing outcome"
-    elif stored is not None and not stored.passed:
-        status = "FAIL"
-    else:
-        status = "ERROR"
-        error = call.excinfo.value if call.excinfo is not None else None
-        outcome.detail = f"{type(error).__name__}: {error}"[:500] if error is not None else report.longreprtext[-500:]
-    results.records.append(Record.from_outcome(outcome, status, report.duration, item.nodeid))
+        skipped_reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+    error = call.excinfo.value if call.excinfo is not None else None
+    for outcome in outcomes:
+        status: Status = "SKIP" if report.skipped else ("PASS" if outcome.passed else "FAIL")
+        results.records.append(Record.from_outcome(outcome, status, report.duration, item.nodeid))
+    recorded = {o.id for o in outcomes}
+    for ident in (str(a) for a in marker.args):
+        if ident in recorded:
+            continue
+        outcome = Outcome(id=ident, passed=False)
+        if report.skipped:
+            status, outcome.detail = "SKIP", skipped_reason
+        elif error is not None and not isinstance(error, AssertionError):
+            status, outcome.detail = "ERROR", f"{type(error).__name__}: {error}"[:500]
+        else:
+            status = "ERROR"
+            outcome.detail = "the test recorded no outcome for this criterion" + \
+                (f" ({type(error).__name__}: {error})"[:300] if error is not None else "")
+        results.records.append(Record.from_outcome(outcome, status, report.duration, item.nodeid))
     item.stash[_RECORDED] = True
     return report
 

@@ -28,6 +28,7 @@ class Outcome(BaseModel):
 
     id: str
     passed: bool
+    case: str = Field("", description="which case of the criterion, e.g. 'gpt-4 / refused'")
     measured: Any = None
     threshold: Any = None
     unit: str = ""
@@ -39,11 +40,13 @@ class Outcome(BaseModel):
 
     def summary(self) -> str:
         measured = f"measured {self.measured}{(' ' + self.unit) if self.unit else ''}"
-        return f"{self.id} {'PASS' if self.passed else 'FAIL'}: {measured} vs {self.threshold}; {self.detail}"
+        case = f" [{self.case}]" if self.case else ""
+        return f"{self.id}{case} {'PASS' if self.passed else 'FAIL'}: {measured} vs {self.threshold}; {self.detail}"
 
 
 class Record(BaseModel):
     id: str
+    case: str = ""
     title: str
     source: str
     status: Status
@@ -58,7 +61,8 @@ class Record(BaseModel):
     @classmethod
     def from_outcome(cls, outcome: Outcome, status: Status, duration_s: float, test: str) -> Record:
         crit = criterion(outcome.id)
-        return cls(id=outcome.id, title=crit.title, source=crit.source, status=status, measured=outcome.measured,
+        return cls(id=outcome.id, case=outcome.case, title=crit.title, source=crit.source, status=status,
+                   measured=outcome.measured,
                    threshold=outcome.threshold, unit=outcome.unit, detail=outcome.detail,
                    evidence=outcome.evidence, duration_s=duration_s, test=test)
 

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from harness.faults import Proxy, Toxiproxy
 from harness.langfuse.client import LangfuseClient
 from harness.mockllm.client import MockControl
 from harness.target import Target
@@ -29,6 +30,7 @@ class Stack:
     master_key: SecretStr | None
     health_url: str | None = None
     mock_url: str | None = None
+    toxiproxy_url: str | None = None
     standins: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
@@ -40,6 +42,13 @@ class Stack:
         token = key if key is not None else (self.master_key.get_secret_value() if self.master_key else None)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.gateway_url, headers=headers, timeout=timeout)
+
+    @property
+    def faults(self) -> dict[str, Proxy]:
+        """The fault proxy in front of each upstream, by name (`openai`, `anthropic`, `gemini`, `redis`)."""
+        if not self.toxiproxy_url:
+            return {}
+        return Toxiproxy(self.toxiproxy_url).proxies()
 
     def mock(self) -> MockControl | None:
         return MockControl(self.mock_url) if self.mock_url else None
@@ -56,7 +65,8 @@ class Stack:
                                "gateway": {"url": self.gateway_url, "health_url": self.health_url,
                                            "master_key": self.master_key.get_secret_value()
                                            if self.master_key else None},
-                               "mock_url": self.mock_url, "standins": self.standins,
+                               "mock_url": self.mock_url, "toxiproxy_url": self.toxiproxy_url,
+                               "standins": self.standins,
                                "models": [m.model_dump(exclude_none=True) for m in self.target.models],
                                "fallbacks": self.target.fallbacks}
         if self.target.langfuse is not None:

@@ -58,6 +58,7 @@ class Target(_Model):
     gateway: Endpoint | None = None
     langfuse: LangfuseTarget | None = None
     mock_url: str | None = Field(None, description="the mock providers' control API, when the stack uses them")
+    toxiproxy_url: str | None = Field(None, description="Toxiproxy API whose proxies sit in front of the upstreams")
     redis_url: SecretStr | None = None
     postgres_url: SecretStr | None = None
     models: list[ModelSpec] = Field(default_factory=list)

@@ -34,6 +34,12 @@ def test_error(record):
 def test_passes_without_recording(record):
     pass
 
+@pytest.mark.criterion("FB-1", "FB-2")
+def test_one_probe_two_criteria(record):
+    record(Outcome(id="FB-1", passed=True, case="gpt-4 / refused"))
+    outcome = record(Outcome(id="FB-2", passed=False, case="gpt-4 / refused", measured=6.1, detail="too slow"))
+    assert outcome, outcome.summary()
+
 def test_plain_test_is_not_a_criterion():
     pass
 '''
@@ -43,15 +49,17 @@ def test_records_and_verdict(pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytester.makepyfile(test_suite=SUITE)
     run_dir = tmp_path / "run"
     result = pytester.runpytest("-p", "harness.pytest_plugin", "--run-dir", str(run_dir))
-    result.assert_outcomes(passed=3, failed=2, skipped=1)
+    result.assert_outcomes(passed=3, failed=3, skipped=1)
     data = json.loads((run_dir / "results.json").read_text())
     statuses = {r["id"]: (r["status"], r["detail"]) for r in data["records"]}
     assert statuses["GW-1"][0] == "PASS"
     assert statuses["GW-2"] == ("FAIL", "missing b")
     assert statuses["GW-3"] == ("SKIP", "Skipped: no provider control in this stack")
     assert statuses["GW-4"][0] == "ERROR" and "gateway exploded" in statuses["GW-4"][1]
-    assert statuses["GW-5"] == ("ERROR", "the test passed without recording a passing outcome")
-    assert data["verdict"] == "NO-GO" and len(data["records"]) == 5
+    assert statuses["GW-5"] == ("ERROR", "the test recorded no outcome for this criterion")
+    assert statuses["FB-1"] == ("PASS", "") and statuses["FB-2"] == ("FAIL", "too slow")
+    assert {r["case"] for r in data["records"] if r["id"].startswith("FB")} == {"gpt-4 / refused"}
+    assert data["verdict"] == "NO-GO" and len(data["records"]) == 7
     result.stdout.fnmatch_lines(["*verdict: NO-GO*"])
 
 

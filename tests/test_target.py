@@ -89,4 +89,5 @@ def test_reference_config_models_and_modes() -> None:
     models, fallbacks = read_litellm_config(REFERENCE_CONFIG)
     assert {m.name: m.mode for m in models} == {"gpt-4": "chat", "claude-3": "chat", "gemini-2": "chat",
                                                "text-embedding-3-large": "embedding"}
-    assert fallbacks == {"gpt-4": ["claude-3", "gemini-2"], "claude-3": ["gemini-2"]}
+    assert fallbacks == {"gpt-4": ["claude-3", "gemini-2"], "claude-3": ["gpt-4", "gemini-2"],
+                         "gemini-2": ["claude-3", "gpt-4"]}

@@ -95,6 +95,10 @@ class Proxy:
     def list_toxics(self) -> list[Toxic]:
         return [Toxic.from_json(t) for t in self._api().request("GET", f"/proxies/{self.name}/toxics")]
 
+    def update(self, *, upstream: str | None = None, listen: str | None = None) -> Proxy:
+        body = {k: v for k, v in (("upstream", upstream), ("listen", listen)) if v is not None}
+        return self._refresh(self._api().request("POST", f"/proxies/{self.name}", body))
+
     def disable(self) -> Proxy:
         return self._refresh(self._api().request("POST", f"/proxies/{self.name}", {"enabled": False}))
 

@@ -35,7 +35,8 @@ class ExternalProvider:
             versions["litellm"] = "unreachable"
         return Stack(target=self.target, provider="external", gateway_url=gateway.url.rstrip("/"),
                      master_key=gateway.master_key, health_url=(gateway.health_url or gateway.url).rstrip("/"),
-                     mock_url=self.target.mock_url, standins=list(self.target.standins), versions=versions)
+                     mock_url=self.target.mock_url, toxiproxy_url=self.target.toxiproxy_url,
+                     standins=list(self.target.standins), versions=versions)
 
     def stop(self) -> None:
         """Nothing to stop: an external deployment is not ours."""

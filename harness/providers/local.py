@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from harness._proc import StartupError, Supervisor, free_port
+from harness._proc import Service, StartupError, Supervisor, free_port
+from harness.faults import Toxiproxy
 from harness.stack import Stack
 from harness.target import REPO, Endpoint, LangfuseTarget, Target
 
@@ -106,6 +107,7 @@ class LocalProvider:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix="harness-stack-"))
         self.supervisor: Supervisor | None = None
+        self._faults_port = 0
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -132,10 +134,12 @@ class LocalProvider:
         py = sys.executable
         keys = {name: f"sk-{name}-{secrets.token_hex(12)}" for name in ("master", "openai", "anthropic", "gemini")}
         lf_public, lf_secret = f"pk-lf-{secrets.token_hex(8)}", f"sk-lf-{secrets.token_hex(16)}"
-        ports = {"mock": self.tmp / "mock.port", "langfuse": self.tmp / "langfuse.port"}
+        ports = {"mock": self.tmp / "mock.port", "langfuse": self.tmp / "langfuse.port",
+                 "faults": self.tmp / "faults.port"}
         mock = sup.start("mockllm", [py, "-m", "harness.mockllm", "--port-file", str(ports["mock"])], cwd=REPO)
         langfuse = sup.start("langfuse", [py, "-m", "harness.langfuse", "--port-file", str(ports["langfuse"])],
                              env={"LANGFUSE_PUBLIC_KEY": lf_public, "LANGFUSE_SECRET_KEY": lf_secret}, cwd=REPO)
+        faults = self._start_faults(sup, ports["faults"])
         redis_port = free_port()
         redis = sup.start("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", str(self.tmp)])
@@ -144,15 +148,24 @@ class LocalProvider:
             sup.ready(mock, ports["mock"].exists, 15)
             sup.ready(langfuse, ports["langfuse"].exists, 15)
             sup.ready(redis, lambda: _redis_ping(redis_port), 15)
-            mock_url = f"http://127.0.0.1:{ports['mock'].read_text()}"
+            faults_url = self._faults_ready(sup, faults, ports["faults"])
+            mock_port = int(ports["mock"].read_text())
+            mock_url = f"http://127.0.0.1:{mock_port}"
             langfuse_url = f"http://127.0.0.1:{ports['langfuse'].read_text()}"
+            # every upstream of the gateway goes through its own fault proxy, so faults hit the real path
+            toxiproxy = Toxiproxy(faults_url)
+            proxies = {p.name: p for p in toxiproxy.populate(
+                [{"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{port}"}
+                 for name, port in (("openai", mock_port), ("anthropic", mock_port), ("gemini", mock_port),
+                                    ("redis", redis_port))])}
             gateway_port = free_port()
             env = {
-                "OPENAI_API_BASE": f"{mock_url}/v1", "ANTHROPIC_API_BASE": mock_url,
-                "GEMINI_API_BASE": f"{mock_url}/v1beta",
+                "OPENAI_API_BASE": f"http://{proxies['openai'].address}/v1",
+                "ANTHROPIC_API_BASE": f"http://{proxies['anthropic'].address}",
+                "GEMINI_API_BASE": f"http://{proxies['gemini'].address}/v1beta",
                 "OPENAI_API_KEY": keys["openai"], "ANTHROPIC_API_KEY": keys["anthropic"],
                 "GEMINI_API_KEY": keys["gemini"], "LITELLM_MASTER_KEY": keys["master"],
-                "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port),
+                "REDIS_HOST": proxies["redis"].host, "REDIS_PORT": str(proxies["redis"].port),
                 "LANGFUSE_HOST": langfuse_url, "LANGFUSE_PUBLIC_KEY": lf_public, "LANGFUSE_SECRET_KEY": lf_secret,
                 # the cost map otherwise comes from GitHub at start-up, with retries that add ~10 s offline
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
@@ -168,10 +181,12 @@ class LocalProvider:
             "langfuse": LangfuseTarget(url=langfuse_url, public_key=lf_public, secret_key=SecretStr(lf_secret),
                                        standin=True),
             "mock_url": mock_url,
+            "toxiproxy_url": faults_url,
             "redis_url": SecretStr(f"redis://127.0.0.1:{redis_port}/0"),
             "postgres_url": SecretStr(postgres_url) if postgres_url else None,
             "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
-                         "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)"],
+                         "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)"]
+            + ([] if self._real_toxiproxy else ["fault proxy: harness Toxiproxy-compatible server (2.12 API)"]),
         })
         versions = {**litellm_pin(), "redis": _version([redis_server, "--version"])}
         if postgres_bins:
@@ -179,9 +194,31 @@ class LocalProvider:
         startup = {name: round(s.ready_s or 0.0, 3) for name, s in sup.services.items()}
         startup["total"] = round(time.monotonic() - started, 3)
         return Stack(target=target, provider="local", gateway_url=gateway_url, master_key=SecretStr(keys["master"]),
-                     health_url=gateway_url, mock_url=mock_url, standins=target.standins, versions=versions,
+                     health_url=gateway_url, mock_url=mock_url, toxiproxy_url=faults_url, standins=target.standins,
+                     versions=versions,
                      pids={n: s.pid for n, s in sup.services.items()}, log_dir=self.log_dir,
                      extra={"startup_s": startup, "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]]})
+
+    @property
+    def _real_toxiproxy(self) -> str | None:
+        return shutil.which("toxiproxy-server")
+
+    def _start_faults(self, sup: Supervisor, port_file: Path) -> Service:
+        """The real toxiproxy-server when installed, else the harness's compatible one."""
+        real = self._real_toxiproxy
+        if real:
+            self._faults_port = free_port()
+            return sup.start("toxiproxy", [real, "-host", "127.0.0.1", "-port", str(self._faults_port)])
+        return sup.start("toxiproxy", [sys.executable, "-m", "harness.faults", "--port", "0",
+                                       "--port-file", str(port_file)], cwd=REPO)
+
+    def _faults_ready(self, sup: Supervisor, service: Service, port_file: Path) -> str:
+        if self._real_toxiproxy:
+            url = f"http://127.0.0.1:{self._faults_port}"
+            sup.ready(service, lambda: _http_ok(f"{url}/version"), 15)
+            return url
+        sup.ready(service, port_file.exists, 15)
+        return f"http://127.0.0.1:{port_file.read_text()}"
 
     def _start_postgres(self, sup: Supervisor, bins: tuple[str, str]) -> str:
         initdb, postgres = bins

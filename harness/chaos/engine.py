@@ -1,0 +1,182 @@
+"""The generic chaos engine: steady state, faults on, probes judged by criterion, rollback, recovery.
+
+It knows no scenario by name; everything specific is in `scenarios/*.yaml`. Each run keeps a
+timeline (fault on, failed attempts, answer, fault off, recovery) for the sign-off report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.chaos.inject import inject
+from harness.chaos.probe import ProbeResult, probe, settle
+from harness.chaos.scenario import Case, Probe
+from harness.results import Outcome
+from harness.stack import Stack
+
+__all__ = ["CaseRun", "SteadyStateFailed", "available", "run_case"]
+
+_TRACE_WAIT_S = 10.0
+
+
+class SteadyStateFailed(Exception):
+    """The stack was not healthy before the fault, so the case proves nothing about the fault."""
+
+
+@dataclass
+class CaseRun:
+    case: Case
+    outcomes: list[Outcome] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    def event(self, what: str, at: float | None = None, **data: Any) -> None:
+        self.timeline.append({"t": round((at or time.time()) - self.started, 3), "event": what, **data})
+
+
+def _expected(case: Case, expect: str) -> str | None:
+    return case.role(expect)[0] if expect in ("primary", "next", "last") else None
+
+
+def _served_check(ident: str, case: Case, result: ProbeResult, expected: str | None) -> Outcome:
+    served = result.served()
+    problems = []
+    if result.status != 200:
+        problems.append(f"HTTP {result.status} {result.error[:160]}".strip())
+    elif served != expected:
+        problems.append(result.disagreement() or f"served by {served}, expected {expected}")
+    return Outcome(id=ident, case=case.label, passed=not problems, measured=served, threshold=expected,
+                   detail="; ".join(problems) or f"answered by {served} (headers, provider log, trace agree)",
+                   evidence={"served_by": result.served_by, "seconds": round(result.seconds, 3)})
+
+
+def _judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stack) -> Outcome:
+    expected = _expected(case, spec.expect)
+    label = case.label
+    if ident in ("FB-1", "FB-4"):
+        return _served_check(ident, case, result, expected)
+    if ident in ("FB-2", "FB-7") and spec.expect != "reported":
+        limit = stack.target.threshold(ident)
+        served_ok = result.status == 200 and result.served() == expected
+        return Outcome(id=ident, case=label, passed=served_ok and result.seconds < limit,
+                       measured=round(result.seconds, 3), threshold=limit, unit="s",
+                       detail=f"answered by {result.served()} in {result.seconds:.2f} s" if served_ok
+                       else f"no answer from {expected}: HTTP {result.status} {result.error[:120]}",
+                       evidence={"served_by": result.served_by})
+    if ident == "FB-7":
+        primary = case.role("primary")[0]
+        # the primary was cut; an answer that still claims it finished normally from it is a silent cut
+        silent = result.status == 200 and result.stream_error is None and result.finish_reason is not None \
+            and result.served_by.get("headers") == primary
+        return Outcome(id=ident, case=label, passed=not silent,
+                       measured={"finish_reason": result.finish_reason, "stream_error": result.stream_error,
+                                 "served_by": result.served(), "chars": len(result.text)},
+                       threshold="cut reported (error or no finish) or served whole by a fallback",
+                       detail="the cut stream ended with finish_reason and no error: silently truncated" if silent
+                       else (f"served whole by {result.served_by.get('headers')} after the cut"
+                             if result.status == 200 and result.stream_error is None
+                             else "the cut reached the client as an error"),
+                       evidence={"served_by": result.served_by})
+    if ident == "FB-3":
+        primary = case.role("primary")[0]
+        ok = result.served_by.get("trace") == expected and primary in result.traced_failures
+        return Outcome(id=ident, case=label, passed=ok,
+                       measured={"failed": result.traced_failures, "served": result.served_by.get("trace")},
+                       threshold={"failed": [primary], "served": expected},
+                       detail="trace shows the failed attempt and the fallback" if ok else
+                       f"trace shows failures {result.traced_failures} and success "
+                       f"{result.served_by.get('trace')}; expected {primary} failed, {expected} served",
+                       evidence={"trace_id": result.trace_id})
+    if ident == "FB-5":
+        limit = stack.target.threshold(ident)
+        clean = result.status >= 500 and bool(result.error.strip()) and result.seconds < limit
+        return Outcome(id=ident, case=label, passed=clean, measured=round(result.seconds, 3), threshold=limit,
+                       unit="s", detail=f"HTTP {result.status} after {result.seconds:.2f} s: {result.error[:160]}",
+                       evidence={"status": result.status, "failed_attempts": result.failed_attempts})
+    if ident == "CA-5":
+        return Outcome(id=ident, case=label, passed=result.status == 200, measured=result.status, threshold=200,
+                       detail=f"served by {result.served_by.get('headers')} with the cache down"
+                       if result.status == 200 else f"HTTP {result.status} {result.error[:160]}",
+                       evidence={"seconds": round(result.seconds, 3),
+                                 "note": "the alert half of CA-5 is checked by the alerting suite (AL-*)"})
+    raise ValueError(f"the chaos engine cannot judge {ident}")
+
+
+def _probe(stack: Stack, case: Case, spec: Probe, run: CaseRun, tag: str) -> ProbeResult:
+    model = case.role("primary")[0]
+    run.event(f"{tag}: request to {model}{' (stream)' if spec.stream else ''}")
+    result = probe(stack, model, stream=spec.stream, cache=spec.cache)
+    for attempt in result.failed_attempts:
+        run.event(f"{tag}: attempt failed at {attempt['model']} ({attempt['status']})", at=attempt["ts"])
+    answer = f"answered by {result.served_by.get('headers')}" if result.status == 200 else \
+        f"HTTP {result.status or 'error'}"
+    run.event(f"{tag}: {answer} after {result.seconds:.3f} s", at=result.sent_at + result.seconds)
+    if any(c in ("FB-1", "FB-3", "FB-4", "FB-6") for c in spec.criteria) or tag == "steady state":
+        settle(stack, result, _TRACE_WAIT_S)
+    return result
+
+
+def run_case(stack: Stack, case: Case) -> CaseRun:
+    run = CaseRun(case)
+    scenario = case.scenario
+    if scenario.steady_state is not None:
+        steady = _probe(stack, case, scenario.steady_state, run, "steady state")
+        if steady.status != 200 or steady.served() != _expected(case, scenario.steady_state.expect):
+            raise SteadyStateFailed(f"{case.label}: before any fault, {steady.served_by} HTTP {steady.status} "
+                                    f"{steady.error[:160]}")
+    undos: list[Callable[[], None]] = []
+    try:
+        for fault in case.faults():
+            for target in case.role(fault.target):
+                undos.append(inject(stack, target, fault))
+                run.event(f"fault on: {target} {fault.kind} {fault.attributes or ''}".rstrip())
+        for spec in scenario.method:
+            result = _probe(stack, case, spec, run, "under fault")
+            run.outcomes += [_judge(ident, case, spec, result, stack) for ident in spec.criteria]
+    finally:
+        for undo in reversed(undos):
+            undo()
+        if undos:
+            run.event("fault off")
+    if scenario.recovery is not None:
+        run.outcomes += _recover(stack, case, scenario.recovery, run)
+    for outcome in run.outcomes:
+        outcome.evidence["timeline"] = run.timeline
+    return run
+
+
+def _recover(stack: Stack, case: Case, spec: Probe, run: CaseRun) -> list[Outcome]:
+    """Probes until the expected model serves again, up to the FB-6 threshold after the fault is off."""
+    limit = stack.target.threshold("FB-6")
+    expected = _expected(case, spec.expect)
+    started = time.monotonic()
+    attempts = 0
+    while True:
+        attempts += 1
+        result = probe(stack, case.role("primary")[0], stream=spec.stream)
+        elapsed = time.monotonic() - started
+        if result.status == 200 and result.served_by.get("headers") == expected:
+            run.event(f"recovered: {expected} serves again after {elapsed:.2f} s", at=result.sent_at + result.seconds)
+            break
+        if elapsed >= limit:
+            run.event(f"not recovered after {elapsed:.1f} s")
+            break
+        time.sleep(0.5)
+    ok = result.status == 200 and result.served_by.get("headers") == expected
+    return [Outcome(id=ident, case=case.label, passed=ok and elapsed < limit, measured=round(elapsed, 3),
+                    threshold=limit, unit="s",
+                    detail=f"{expected} served again after {elapsed:.2f} s ({attempts} probes)" if ok
+                    else f"still served by {result.served_by.get('headers')} (HTTP {result.status}) after "
+                         f"{elapsed:.1f} s", evidence={"probes": attempts})
+            for ident in spec.criteria]
+
+
+def available(stack: Stack) -> str | None:
+    """Why chaos cannot run against this stack, or None."""
+    if not stack.toxiproxy_url and not stack.mock_url:
+        return "the target has neither toxiproxy_url nor mock_url: no way to inject faults"
+    return None
+

@@ -1,0 +1,138 @@
+"""One request through the gateway, and who really served it, from three sources that must agree.
+
+The gateway's headers say which model group answered; the mock's request log says which
+deployment returned 200 for this request's nonce; the Langfuse trace lists the generations,
+failed attempts included. A disagreement is itself a finding.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.stack import Stack
+
+__all__ = ["ProbeResult", "probe", "settle"]
+
+
+@dataclass
+class ProbeResult:
+    status: int
+    seconds: float
+    sent_at: float
+    trace_id: str
+    text: str = ""
+    finish_reason: str | None = None
+    stream_error: str | None = None
+    error: str = ""
+    served_by: dict[str, str | None] = field(default_factory=dict)
+    failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+    traced_failures: list[str] = field(default_factory=list)
+
+    def served(self) -> str | None:
+        """The model all sources agree on; None if nothing served or the sources disagree."""
+        values = {v for v in self.served_by.values() if v is not None}
+        return values.pop() if len(values) == 1 and self.served_by.get("headers") else None
+
+    def disagreement(self) -> str:
+        present = {k: v for k, v in self.served_by.items()}
+        return "" if len({v for v in present.values()}) <= 1 else f"sources disagree: {present}"
+
+
+def _aliases(stack: Stack) -> dict[str, str]:
+    """Deployment ids (with and without provider prefix) to the model names clients use."""
+    out = {}
+    for model in stack.target.models:
+        if model.deployment:
+            out[model.deployment] = model.name
+            out[model.deployment.split("/", 1)[-1]] = model.name
+    return out
+
+
+def probe(stack: Stack, model: str, stream: bool = False, cache: bool = False, timeout: float = 60.0) -> ProbeResult:
+    nonce = uuid.uuid4().hex
+    trace_id = f"chaos-{nonce}"
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": f"chaos probe {nonce}"}],
+                            "metadata": {"trace_id": trace_id}}
+    if not cache:
+        body["cache"] = {"no-cache": True}
+    mock = stack.mock()
+    since = mock.last_seq() if mock else 0
+    sent_at = time.time()
+    started = time.monotonic()
+    result = ProbeResult(status=0, seconds=0.0, sent_at=sent_at, trace_id=trace_id)
+    try:
+        with stack.gateway(timeout=timeout) as client:
+            if stream:
+                _stream(client, {**body, "stream": True}, result)
+            else:
+                response = client.post("/v1/chat/completions", json=body)
+                result.status = response.status_code
+                result.served_by["headers"] = response.headers.get("x-litellm-model-group") \
+                    if response.status_code == 200 else None
+                if response.status_code == 200:
+                    choice = response.json()["choices"][0]
+                    result.text, result.finish_reason = choice["message"]["content"] or "", choice["finish_reason"]
+                else:
+                    result.error = response.text[:300]
+    except httpx.HTTPError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.seconds = time.monotonic() - started
+    if mock is not None:
+        aliases = _aliases(stack)
+        mine = [e for e in mock.requests(since=since) if nonce in e["body"]]
+        ok = [e for e in mine if e["status"] == 200]
+        result.served_by["provider_log"] = aliases.get(ok[-1]["model"]) if ok else None
+        result.failed_attempts = [{"model": aliases.get(e["model"], e["model"]), "status": e["status"],
+                                   "ts": e["ts"]} for e in mine if e["status"] != 200]
+        mock.close()
+    return result
+
+
+def settle(stack: Stack, result: ProbeResult, deadline_s: float) -> None:
+    """Reads the probe's trace (waiting up to `deadline_s`) into served_by and traced_failures."""
+    langfuse = stack.langfuse()
+    if langfuse is None:
+        return
+    aliases = _aliases(stack)
+    expected = 1 + len(result.failed_attempts) if result.status == 200 else max(len(result.failed_attempts), 1)
+    wait = langfuse.wait_for_trace(result.trace_id, deadline_s, require_observations=expected)
+    trace = wait.trace or langfuse.trace(result.trace_id)
+    langfuse.close()
+    if trace is None:
+        result.served_by["trace"] = None
+        return
+    generations = [o for o in trace.get("observations", []) if o.get("type") == "GENERATION"]
+    good = [o for o in generations if o.get("level") != "ERROR"]
+    result.served_by["trace"] = aliases.get(good[-1].get("model") or "", good[-1].get("model")) if good else None
+    result.traced_failures = [aliases.get(o.get("model") or "", o.get("model") or "?") for o in generations
+                              if o.get("level") == "ERROR"]
+
+
+def _stream(client: httpx.Client, body: dict[str, Any], result: ProbeResult) -> None:
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        result.status = response.status_code
+        if response.status_code != 200:
+            result.error = response.read().decode(errors="replace")[:300]
+            return
+        result.served_by["headers"] = response.headers.get("x-litellm-model-group")
+        parts = []
+        try:
+            for line in response.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                if "error" in event:
+                    result.stream_error = str(event["error"])[:300]
+                    continue
+                for choice in event.get("choices", []):
+                    parts.append((choice.get("delta") or {}).get("content") or "")
+                    result.finish_reason = choice.get("finish_reason") or result.finish_reason
+        except httpx.HTTPError as exc:
+            result.stream_error = f"{type(exc).__name__}: {exc}"
+        result.text = "".join(parts)

@@ -1,0 +1,102 @@
+"""Chaos scenarios as data: faults on roles of a fallback chain, probes, expectations, rollback.
+
+A scenario names roles (`primary`, `next`, `last`, `all_but_last`, `all`, `redis`) rather than
+models, so one file runs against every chain the target's LiteLLM config declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.target import Target, TargetError
+
+__all__ = ["Case", "Fault", "Probe", "Scenario", "expand", "load_scenarios"]
+
+Role = Literal["primary", "next", "last", "all_but_last", "all", "redis"]
+Expect = Literal["primary", "next", "last", "any", "error", "reported"]
+Kind = Literal["refused", "down", "reset", "timeout", "latency", "bandwidth", "status", "slow_first_token",
+               "stream_cut", "failure_ratio"]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Fault(_Data):
+    """One fault: network kinds act on the target's fault proxy, provider kinds on the mock."""
+
+    target: Role
+    kind: Kind
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Probe(_Data):
+    stream: bool = False
+    expect: Expect
+    criteria: list[str] = Field(default_factory=list)
+    cache: bool = Field(False, description="let the gateway use its cache (CA-5 needs the cache path)")
+
+
+class Scenario(_Data):
+    name: str
+    title: str
+    chains: Literal["each", "first"] = "each"
+    variants: dict[str, list[Fault]]
+    quick: list[str] | None = Field(None, description="variants of the quick run; all when omitted")
+    steady_state: Probe | None = None
+    method: list[Probe]
+    recovery: Probe | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    scenario: Scenario
+    chain: tuple[str, ...]
+    variant: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.name}[{self.chain[0]}-{self.variant}]"
+
+    @property
+    def label(self) -> str:
+        return f"{' > '.join(self.chain)} / {self.variant}"
+
+    def role(self, role: str) -> list[str]:
+        chain = list(self.chain)
+        return {"primary": chain[:1], "next": chain[1:2], "last": chain[-1:], "all_but_last": chain[:-1],
+                "all": chain, "redis": ["redis"]}[role]
+
+    def faults(self) -> list[Fault]:
+        return self.scenario.variants[self.variant]
+
+
+def load_scenarios(folder: Path) -> list[Scenario]:
+    scenarios = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            scenarios.append(Scenario.model_validate(yaml.safe_load(path.read_text())))
+        except (ValidationError, yaml.YAMLError) as exc:
+            first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise TargetError(f"{path}: {where}: {first['msg']}") from None
+    return scenarios
+
+
+def expand(scenarios: list[Scenario], target: Target, quick: bool = False, only: str | None = None) -> list[Case]:
+    """Every (scenario, chain, variant) to run: chains come from the target's fallbacks."""
+    chains = [(model, *fallbacks) for model, fallbacks in target.fallbacks.items()]
+    cases = []
+    for scenario in scenarios:
+        if only and only not in (scenario.name, *scenario.variants):
+            continue
+        picked = chains[:1] if (scenario.chains == "first" or quick) else chains
+        variants = [v for v in scenario.variants if not quick or scenario.quick is None or v in scenario.quick]
+        cases += [Case(scenario, tuple(chain), variant) for chain in picked for variant in variants
+                  if len(chain) >= 2]
+    return cases

@@ -1,0 +1,54 @@
+"""Chaos: every scenario in `scenarios/`, for each fallback chain of the target and each variant.
+
+The cases are data (scenarios/*.yaml); this file only turns each into a test whose records carry
+the scenario's criterion IDs (FB-1..FB-7, CA-5) and its timeline.
+"""
+
+from collections.abc import Callable
+
+import pytest
+
+from harness.chaos import Case, FaultUnavailable, available, expand, load_scenarios, run_case
+from harness.results import Outcome
+from harness.stack import Stack
+from harness.target import REPO, Target, TargetError, load_target
+
+SCENARIOS = REPO / "scenarios"
+
+
+def _target(config: pytest.Config) -> Target:
+    path = config.getoption("target")
+    try:
+        return load_target(path) if path else Target.embedded()
+    except TargetError as exc:
+        pytest.exit(f"target error: {exc}", returncode=2)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    try:
+        scenarios = load_scenarios(SCENARIOS)
+    except TargetError as exc:
+        pytest.exit(f"scenario error: {exc}", returncode=2)
+    cases = expand(scenarios, _target(config), quick=config.getoption("quick"), only=config.getoption("scenario"))
+    metafunc.parametrize("case", [
+        pytest.param(case, id=case.id,
+                     marks=pytest.mark.criterion(*dict.fromkeys(c for p in case.scenario.method for c in p.criteria),
+                                                 *(case.scenario.recovery.criteria if case.scenario.recovery else [])))
+        for case in cases])
+
+
+def test_scenario(case: Case, stack: Stack, record: Callable[[Outcome], Outcome]) -> None:
+    reason = available(stack)
+    if reason:
+        pytest.skip(reason)
+    try:
+        run = run_case(stack, case)
+    except FaultUnavailable as exc:
+        pytest.skip(str(exc))
+    for outcome in run.outcomes:
+        record(outcome)
+    failed = [o.summary() for o in run.outcomes if not o.passed]
+    assert not failed, "; ".join(failed)
