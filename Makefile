@@ -8,10 +8,19 @@ GATEWAY_VENV ?= .venv-litellm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: acceptance test deps venv gateway lint bench clean
+.PHONY: acceptance chaos chaos-quick test deps venv gateway lint bench clean
+
+# HARNESS_TARGET=file verifies an existing deployment instead of the embedded stack
+TARGET_ARG := $(if $(HARNESS_TARGET),--target $(HARNESS_TARGET),)
 
 acceptance: deps venv gateway
-	$(VENV)/bin/harness acceptance
+	$(VENV)/bin/harness acceptance $(TARGET_ARG)
+
+chaos: deps venv gateway
+	$(VENV)/bin/harness chaos $(TARGET_ARG)
+
+chaos-quick: deps venv gateway
+	$(VENV)/bin/harness chaos --quick $(TARGET_ARG)
 
 test: deps venv gateway lint
 	$(VENV)/bin/pytest tests
@@ -47,6 +56,7 @@ bench: deps venv gateway
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk >/dev/null
 	$(VENV)/bin/python bench/cold_start.py
 	$(VENV)/bin/python bench/mock_throughput.py
+	$(VENV)/bin/python bench/proxy_latency.py
 
 clean:
 	rm -rf $(VENV) $(GATEWAY_VENV) reports/*/

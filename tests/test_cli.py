@@ -69,3 +69,21 @@ def test_doctor_lists_what_the_stack_needs() -> None:
     assert result.returncode == 0, result.stdout
     for name in ("redis-server", "initdb", "LiteLLM proxy (pinned)"):
         assert name in result.stdout
+
+
+def test_chaos_through_the_cli_on_an_external_target(stack, tmp_path: Path) -> None:
+    """`harness chaos` against a running stack (the shared embedded one, as an external target)."""
+    import yaml
+
+    target = tmp_path / "target.yaml"
+    target.write_text(yaml.safe_dump(stack.target_document(), sort_keys=False))
+    result = _harness("chaos", "--quick", "--scenario", "primary-failure", "--target", str(target),
+                      "--reports", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    assert data["suite"] == "chaos" and data["provider"] == "external" and data["verdict"] == "GO"
+    records = {(r["id"], r["case"]) for r in data["records"]}
+    assert ("FB-2", "gpt-4 > claude-3 > gemini-2 / timeout") in records
+    assert {r["id"] for r in data["records"]} == {"FB-1", "FB-2", "FB-3"}
+    timeout = next(r for r in data["records"] if r["id"] == "FB-2" and r["case"].endswith("timeout"))
+    assert 0 < timeout["measured"] < 5 and any(e["event"] == "fault off" for e in timeout["evidence"]["timeline"])

@@ -26,6 +26,7 @@ class ProbeResult:
     seconds: float
     sent_at: float
     trace_id: str
+    model: str = ""
     text: str = ""
     finish_reason: str | None = None
     stream_error: str | None = None
@@ -65,7 +66,7 @@ def probe(stack: Stack, model: str, stream: bool = False, cache: bool = False, t
     since = mock.last_seq() if mock else 0
     sent_at = time.time()
     started = time.monotonic()
-    result = ProbeResult(status=0, seconds=0.0, sent_at=sent_at, trace_id=trace_id)
+    result = ProbeResult(status=0, seconds=0.0, sent_at=sent_at, trace_id=trace_id, model=model)
     try:
         with stack.gateway(timeout=timeout) as client:
             if stream:
@@ -94,20 +95,38 @@ def probe(stack: Stack, model: str, stream: bool = False, cache: bool = False, t
     return result
 
 
-def settle(stack: Stack, result: ProbeResult, deadline_s: float) -> None:
-    """Reads the probe's trace (waiting up to `deadline_s`) into served_by and traced_failures."""
+def settle(stack: Stack, result: ProbeResult, deadline_s: float, poll_s: float = 0.25) -> None:
+    """Reads the probe's trace into served_by and traced_failures, waiting up to `deadline_s` for it
+    to hold what the outcome implies: a successful generation after a 200, a failed one otherwise.
+
+    The provider log cannot say how many attempts failed before reaching a provider (a refused
+    connection never does), so the wait is on the trace's content, not on a count.
+    """
     langfuse = stack.langfuse()
     if langfuse is None:
         return
     aliases = _aliases(stack)
-    expected = 1 + len(result.failed_attempts) if result.status == 200 else max(len(result.failed_attempts), 1)
-    wait = langfuse.wait_for_trace(result.trace_id, deadline_s, require_observations=expected)
-    trace = wait.trace or langfuse.trace(result.trace_id)
+    started = time.monotonic()
+    generations: list[dict[str, Any]] = []
+    found = False
+    while True:
+        trace = langfuse.trace(result.trace_id)
+        if trace is not None:
+            found = True
+            generations = [o for o in trace.get("observations", []) if o.get("type") == "GENERATION"]
+            failed = [o.get("level") == "ERROR" for o in generations]
+            need_success = result.status == 200
+            need_failure = result.status != 200 or result.served_by.get("headers") not in (None, result.model)
+            if (not need_success or not all(failed)) and (not need_failure or any(failed)) and generations:
+                break
+        if time.monotonic() - started >= deadline_s:
+            break
+        time.sleep(poll_s)
     langfuse.close()
-    if trace is None:
+    if not found:
         result.served_by["trace"] = None
         return
-    generations = [o for o in trace.get("observations", []) if o.get("type") == "GENERATION"]
+    generations.sort(key=lambda o: str(o.get("startTime") or ""))
     good = [o for o in generations if o.get("level") != "ERROR"]
     result.served_by["trace"] = aliases.get(good[-1].get("model") or "", good[-1].get("model")) if good else None
     result.traced_failures = [aliases.get(o.get("model") or "", o.get("model") or "?") for o in generations

@@ -90,7 +90,9 @@ def load_scenarios(folder: Path) -> list[Scenario]:
 
 def expand(scenarios: list[Scenario], target: Target, quick: bool = False, only: str | None = None) -> list[Case]:
     """Every (scenario, chain, variant) to run: chains come from the target's fallbacks."""
-    chains = [(model, *fallbacks) for model, fallbacks in target.fallbacks.items()]
+    order = {m.name: i for i, m in enumerate(target.models)}
+    chains = sorted(((model, *fallbacks) for model, fallbacks in target.fallbacks.items()),
+                    key=lambda chain: order.get(chain[0], len(order)))
     cases = []
     for scenario in scenarios:
         if only and only not in (scenario.name, *scenario.variants):

@@ -106,13 +106,16 @@ def test_ca5_fails_when_the_gateway_needs_redis(unguarded_stack: Stack) -> None:
 
 
 def test_fb2_fails_with_retries_and_backoff(sluggish_stack: Stack) -> None:
-    verdicts = _verdicts(sluggish_stack, _case(sluggish_stack, "primary-failure", "http-429"))
-    assert verdicts["FB-1"].passed and not verdicts["FB-2"].passed and verdicts["FB-2"].measured >= 5.0
+    # LiteLLM 1.103.0 with num_retries 3: about 9 s before the fallback answers
+    verdicts = _verdicts(sluggish_stack, _case(sluggish_stack, "primary-failure", "http-500"))
+    assert verdicts["FB-1"].passed, verdicts["FB-1"].summary()
+    assert not verdicts["FB-2"].passed and verdicts["FB-2"].measured >= 5.0, verdicts["FB-2"].summary()
 
 
 def test_fb3_fails_when_failures_are_not_logged(sluggish_stack: Stack) -> None:
     verdicts = _verdicts(sluggish_stack, _case(sluggish_stack, "primary-failure", "refused"))
-    assert verdicts["FB-1"].passed and not verdicts["FB-3"].passed
+    assert verdicts["FB-1"].passed, verdicts["FB-1"].summary()
+    assert not verdicts["FB-3"].passed, verdicts["FB-3"].summary()
     assert verdicts["FB-3"].measured["failed"] == []
 
 
