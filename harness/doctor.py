@@ -50,6 +50,9 @@ def diagnose() -> list[Item]:
         items.append(Item("LiteLLM proxy (pinned)", found, fix))
     except MissingDependency as exc:
         items.append(Item("LiteLLM proxy (pinned)", None, str(exc)))
+    real = shutil.which("toxiproxy-server")
+    items.append(Item("toxiproxy-server (fault proxy)", real or "harness stand-in (python -m harness.faults)",
+                      "", required=False))
     items.append(Item("wrk (benchmarks)", shutil.which("wrk"), "sudo apt-get install -y wrk", required=False))
     items.append(Item("docker (containers provider)", shutil.which("docker"), "sudo apt-get install -y docker.io",
                       required=False))
