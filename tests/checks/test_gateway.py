@@ -70,10 +70,11 @@ def test_gw3_fails_when_a_model_only_answers_through_its_fallback(stack: Stack, 
     assert outcome.measured == "2/3 models answered"
 
 
-def test_gw3_fails_when_a_model_errors_without_fallback(stack: Stack, mock: MockControl) -> None:
-    mock.set("gemini-2.0-flash-exp", status=503)
+def test_gw3_fails_when_every_provider_errors(stack: Stack, mock: MockControl) -> None:
+    mock.set("*", status=503)
     outcome = gateway.each_model_answers(stack)
-    assert not outcome.passed and "gemini-2: HTTP" in outcome.detail
+    assert not outcome.passed and outcome.measured == "0/3 models answered"
+    assert "gemini-2: HTTP 503" in outcome.detail
 
 
 def test_gw4_fails_when_bad_keys_get_anything_but_401(stock_stack: Stack) -> None:
