@@ -22,6 +22,7 @@ class Criterion:
     threshold: float | None = None
     unit: str = ""
     op: Op = "=="
+    extra: tuple[tuple[str, float], ...] = ()  # named second thresholds, e.g. ("cost", 0.001) as "MOD-4.cost"
 
     def meets(self, measured: float, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold
@@ -46,8 +47,11 @@ _ALL = [
     Criterion("MOD-1", "000 s3", "one call per model: no 401/429/500"),
     Criterion("MOD-2", "000 s3", "one trace per model, model names distinct"),
     Criterion("MOD-3", "000 s3", "cost(gpt-4) > cost(claude-3) > cost(gemini-2)"),
-    Criterion("MOD-4", "000 s3", "gemini-2 '2+2' latency < 500 ms and cost < $0.001", 0.5, "s", "<"),
-    Criterion("MOD-5", "000 s3", "10K-char input reaches claude-3 whole"),
+    Criterion("MOD-4", "000 s3", "gemini-2 '2+2' latency < 500 ms and cost < $0.001", 0.5, "s", "<",
+              (("cost", 0.001),)),
+    Criterion("MOD-5", "000 s3", "10K-char input reaches claude-3 whole", 10_000, "chars", ">="),
+    Criterion("ESC-1", "002 failover", "input > 2000 tokens on the default model is served by the bigger one",
+              2000, "tokens", ">"),
     Criterion("FB-1", "000 s5", "each fallback chain answers when its primary fails"),
     Criterion("FB-2", "000 s5", "fallback answer within the limit", 5.0, "s", "<"),
     Criterion("FB-3", "000 s5", "Langfuse shows the failed attempt and the fallback"),
@@ -58,7 +62,14 @@ _ALL = [
               "s", "<"),
     Criterion("CA-5", "002", "Redis cache down: the gateway keeps serving"),
     Criterion("QT-1", "002", "429 after exactly rpm requests, with rate-limit headers"),
+    Criterion("QT-2", "002", "429 once a key's tokens per minute are spent"),
+    Criterion("QT-4", "beyond", "one key at its limit leaves the other keys unaffected"),
     Criterion("CA-1", "002", "exact cache hit under the limit, no upstream call", 0.1, "s", "<"),
+    Criterion("CA-3", "002", "a cache entry lives its configured TTL, and misses after it", 86_400, "s", "=="),
+    Criterion("SEC-2", "beyond", "no provider, master or team key in logs, traces or results"),
+    Criterion("SEC-3", "beyond", "a key limited to some models cannot call another"),
+    Criterion("COST-1", "beyond", "gateway-reported cost = provider usage x price table, per call", 0.005, "USD",
+              "within"),
     Criterion("LD-4", "000 s12, 002", "P95 end-to-end latency", 3.0, "s", "<"),
 ]
 
@@ -67,6 +78,6 @@ CATALOGUE: dict[str, Criterion] = {c.id: c for c in _ALL}
 
 def criterion(ident: str) -> Criterion:
     try:
-        return CATALOGUE[ident]
+        return CATALOGUE[ident.split(".", 1)[0]]
     except KeyError:
         raise KeyError(f"unknown criterion {ident!r}; known: {', '.join(CATALOGUE)}") from None

@@ -73,6 +73,8 @@ class Stack:
             lf = self.target.langfuse
             doc["langfuse"] = {"url": lf.url, "public_key": lf.public_key,
                                "secret_key": lf.secret_key.get_secret_value(), "standin": lf.standin}
+        if self.target.teams:
+            doc["teams"] = [team.entry() for team in self.target.teams]
         for name in ("redis_url", "postgres_url"):
             value = getattr(self.target, name)
             if value is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from harness.criteria import criterion
 
-__all__ = ["Endpoint", "LangfuseTarget", "ModelSpec", "Target", "TargetError", "load_target", "read_litellm_config"]
+__all__ = ["Endpoint", "LangfuseTarget", "ModelSpec", "Target", "TargetError", "Team", "load_target",
+           "read_litellm_config", "read_teams"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +46,37 @@ class Endpoint(_Model):
     health_url: str | None = Field(None, description="separate health port, as in the plan's :4001")
 
 
+class Team(_Model):
+    """A team key and its quotas, as in the Fly.io plan (rpm, tpm, USD per day)."""
+
+    team: str
+    alias: str = ""
+    key: SecretStr
+    rpm: int | None = None
+    tpm: int | None = None
+    daily_usd: float | None = None
+    models: list[str] = Field(default_factory=list, description="models the key may call; empty = all")
+
+    def entry(self) -> dict[str, Any]:
+        """This team as a keys-file entry, with the key in clear (for files written with mode 0600)."""
+        return {**self.model_dump(exclude={"key"}), "key": self.key.get_secret_value()}
+
+
+class PlanModels(_Model):
+    """Which models play which part in the plans' checks (MOD-3, MOD-4, MOD-5, ESC-1, COST-1)."""
+
+    cost_order: list[str] = Field(default_factory=lambda: ["gpt-4", "claude-3", "gemini-2"],
+                                  description="most to least expensive for the same prompt")
+    cheap_model: str = "gemini-2"
+    long_context_model: str = "claude-3"
+    default_model: str = "gpt-4o-mini"
+    escalation_model: str = "gpt-4o"
+    list_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"gpt-4": (10.0, 30.0), "claude-3": (3.0, 15.0), "gemini-2": (0.10, 0.40),
+                                 "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.0)},
+        description="USD per 1M input and output tokens: what the operator expects to be billed")
+
+
 class LangfuseTarget(_Model):
     url: str
     public_key: str
@@ -63,6 +96,9 @@ class Target(_Model):
     postgres_url: SecretStr | None = None
     models: list[ModelSpec] = Field(default_factory=list)
     fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    teams: list[Team] = Field(default_factory=list)
+    plan: PlanModels = Field(default_factory=lambda: PlanModels())
+    quota_scale: float = Field(1.0, gt=0, le=1, description="embedded stack: team limits scaled for short runs")
     thresholds: dict[str, float] = Field(default_factory=dict)
     standins: list[str] = Field(default_factory=list, description="components that are stand-ins, for the report")
 
@@ -70,7 +106,14 @@ class Target(_Model):
         """The threshold for a criterion: the target's override, else the catalogue default."""
         if ident in self.thresholds:
             return self.thresholds[ident]
-        value = criterion(ident).threshold
+        crit = criterion(ident)
+        if "." in ident:
+            name = ident.split(".", 1)[1]
+            extra = dict(crit.extra)
+            if name not in extra:
+                raise KeyError(f"{crit.id} has no threshold named {name!r}; named: {list(extra)}")
+            return extra[name]
+        value = crit.threshold
         if value is None:
             raise KeyError(f"{ident} has no numeric threshold")
         return value
@@ -84,9 +127,16 @@ class Target(_Model):
         return self.model_copy(update={"litellm_config": path, "models": self.models or models,
                                        "fallbacks": self.fallbacks or fallbacks})
 
+    def team(self, name: str) -> Team:
+        for team in self.teams:
+            if team.team == name:
+                return team
+        raise KeyError(f"no team {name!r} in the target; teams: {[t.team for t in self.teams]}")
+
     @classmethod
     def embedded(cls, config: Path = REFERENCE_CONFIG) -> Target:
-        return cls(name="embedded", provider="local").with_litellm_config(config)
+        # a 100 rpm key need not send 100 requests in CI: the checks read whatever limit is configured
+        return cls(name="embedded", provider="local", quota_scale=0.05).with_litellm_config(config)
 
 
 def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str]]]:
@@ -110,6 +160,15 @@ def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str
     return models, fallbacks
 
 
+def read_teams(path: Path, env: dict[str, str] | None = None) -> list[Team]:
+    """Team keys from a keys file (`keys:` list as in stack/litellm/teams.yaml), `${ENV}` resolved."""
+    data = _substitute(_read_yaml(path), "", path, {**os.environ, **(env or {})})
+    try:
+        return [Team.model_validate(entry) for entry in data.get("keys") or []]
+    except ValidationError as exc:
+        raise _explain(exc, path) from None
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
@@ -129,17 +188,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _substitute(node: Any, where: str, path: Path) -> Any:
+def _substitute(node: Any, where: str, path: Path, env: Mapping[str, str] | None = None) -> Any:
+    env = os.environ if env is None else env
     if isinstance(node, dict):
-        return {k: _substitute(v, f"{where}.{k}" if where else str(k), path) for k, v in node.items()}
+        return {k: _substitute(v, f"{where}.{k}" if where else str(k), path, env) for k, v in node.items()}
     if isinstance(node, list):
-        return [_substitute(v, f"{where}[{i}]", path) for i, v in enumerate(node)]
+        return [_substitute(v, f"{where}[{i}]", path, env) for i, v in enumerate(node)]
     if not isinstance(node, str):
         return node
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        value = os.environ.get(name, default)
+        value = env.get(name, default)
         if value is None:
             raise TargetError(f"{path}: {where}: environment variable {name} is not set; "
                               f"export {name}=... or write ${{{name}:-default}}")

@@ -47,7 +47,7 @@ def test_a_good_file_loads_with_env_secrets_that_never_print(write, monkeypatch:
     for text in (repr(target), str(target), target.model_dump_json()):
         assert "sk-very-secret-master" not in text and "sk-lf-default" not in text
     assert target.threshold("OBS-1") == 5 and target.threshold("GW-1") == 60.0
-    assert [m.name for m in target.chat_models()] == ["gpt-4", "claude-3", "gemini-2"]
+    assert [m.name for m in target.chat_models()] == ["gpt-4", "claude-3", "gemini-2", "gpt-4o-mini", "gpt-4o"]
     assert target.fallbacks["gpt-4"] == ["claude-3", "gemini-2"]
 
 
@@ -88,6 +88,7 @@ def test_any_unknown_top_level_key_is_named(tmp_path_factory: pytest.TempPathFac
 def test_reference_config_models_and_modes() -> None:
     models, fallbacks = read_litellm_config(REFERENCE_CONFIG)
     assert {m.name: m.mode for m in models} == {"gpt-4": "chat", "claude-3": "chat", "gemini-2": "chat",
+                                               "gpt-4o-mini": "chat", "gpt-4o": "chat",
                                                "text-embedding-3-large": "embedding"}
     assert fallbacks == {"gpt-4": ["claude-3", "gemini-2"], "claude-3": ["gpt-4", "gemini-2"],
                          "gemini-2": ["claude-3", "gpt-4"]}

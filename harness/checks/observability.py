@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from harness.checks._calls import chat
 from harness.results import Outcome
 from harness.stack import Stack
 
-__all__ = ["session_propagated", "trace_appears", "trace_content"]
+__all__ = ["session_propagated", "trace_appears", "trace_content", "traces_complete"]
 
 
 def _call(stack: Stack, model: str, metadata: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], float, float]:
@@ -160,3 +161,42 @@ def session_propagated(stack: Stack) -> Outcome:
                        detail=f"no trace with sessionId {session} within {deadline:g} s", evidence=evidence)
     return Outcome(id="OBS-3", passed=found[0].get("sessionId") == session, measured=found[0].get("sessionId"),
                    threshold=session, detail=f"{len(found)} trace(s) carry the session", evidence=evidence)
+
+
+def traces_complete(stack: Stack, calls: int = 8, failures: int = 3) -> Outcome:
+    """OBS-4: N calls of mixed outcome (some refused by the provider) make exactly N traces."""
+    langfuse = stack.langfuse()
+    if langfuse is None:
+        return _no_langfuse("OBS-4")
+    mock = stack.mock()
+    model = stack.target.plan.default_model
+    deployment = next((m.deployment for m in stack.target.models if m.name == model), None) or model
+    name = f"harness-obs4-{uuid.uuid4().hex[:12]}"
+    statuses = []
+    for index in range(calls):
+        failing = mock is not None and index < failures
+        if failing:
+            # a provider-side 400: not retried, no fallback, so the failure reaches the client and the trace
+            mock.set(deployment.split("/", 1)[-1], status=400)
+        statuses.append(chat(stack, model, metadata={"trace_name": name}).status)
+        if failing:
+            mock.reset(deployment.split("/", 1)[-1])
+    if mock is not None:
+        mock.close()
+    deadline = stack.target.threshold("OBS-1")
+    started = time.monotonic()
+    found: list[dict[str, Any]] = []
+    while time.monotonic() - started < deadline:
+        found = langfuse.traces(name=name)
+        if len(found) >= calls:
+            break
+        time.sleep(0.25)
+    time.sleep(0.5)  # a duplicate would arrive right behind the originals
+    found = langfuse.traces(name=name)
+    langfuse.close()
+    ids = [t["id"] for t in found]
+    ok = len(found) == calls and len(set(ids)) == calls
+    return Outcome(id="OBS-4", passed=ok, measured=len(found), threshold=calls, unit="traces",
+                   detail=f"{len(found)} traces for {calls} calls ({statuses.count(200)} answered, "
+                          f"{calls - statuses.count(200)} failed)",
+                   evidence={"statuses": statuses, "trace_name": name})

@@ -23,12 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import yaml
 from pydantic import SecretStr
 
 from harness._proc import Service, StartupError, Supervisor, free_port
 from harness.faults import Toxiproxy
 from harness.stack import Stack
-from harness.target import REPO, Endpoint, LangfuseTarget, Target
+from harness.target import REFERENCE_CONFIG, REPO, Endpoint, LangfuseTarget, Target, Team, read_teams
 
 __all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin"]
 
@@ -158,8 +159,10 @@ class LocalProvider:
                 [{"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{port}"}
                  for name, port in (("openai", mock_port), ("anthropic", mock_port), ("gemini", mock_port),
                                     ("redis", redis_port))])}
+            teams, teams_file = self._team_keys()
             gateway_port = free_port()
             env = {
+                "HARNESS_TEAM_KEYS": str(teams_file),
                 "OPENAI_API_BASE": f"http://{proxies['openai'].address}/v1",
                 "ANTHROPIC_API_BASE": f"http://{proxies['anthropic'].address}",
                 "GEMINI_API_BASE": f"http://{proxies['gemini'].address}/v1beta",
@@ -184,6 +187,7 @@ class LocalProvider:
             "toxiproxy_url": faults_url,
             "redis_url": SecretStr(f"redis://127.0.0.1:{redis_port}/0"),
             "postgres_url": SecretStr(postgres_url) if postgres_url else None,
+            "teams": teams,
             "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
                          "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)"]
             + ([] if self._real_toxiproxy else ["fault proxy: harness Toxiproxy-compatible server (2.12 API)"]),
@@ -197,7 +201,26 @@ class LocalProvider:
                      health_url=gateway_url, mock_url=mock_url, toxiproxy_url=faults_url, standins=target.standins,
                      versions=versions,
                      pids={n: s.pid for n, s in sup.services.items()}, log_dir=self.log_dir,
-                     extra={"startup_s": startup, "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]]})
+                     extra={"startup_s": startup, "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]],
+                            "langfuse_secret": lf_secret})
+
+    def _team_keys(self) -> tuple[list[Team], Path]:
+        """The reference teams with a fresh key each and limits scaled by the target, as a keys file."""
+        template = self.config.parent / "teams.yaml"
+        if not template.exists():
+            template = REFERENCE_CONFIG.parent / "teams.yaml"
+        env = {f"{name}": f"sk-team-{secrets.token_hex(12)}" for name in
+               ("PROD_CUSTOMER_KEY", "PROD_CEO_KEY", "PROD_BACKGROUND_KEY", "ADMIN_KEY", "SCOPED_KEY")}
+        scale = self.target.quota_scale
+        teams = [team.model_copy(update={
+            "rpm": max(1, round(team.rpm * scale)) if team.rpm else None,
+            "tpm": max(1, round(team.tpm * scale)) if team.tpm else None,
+            "daily_usd": round(team.daily_usd * scale, 4) if team.daily_usd else None})
+            for team in read_teams(template, env)]
+        path = self.tmp / "teams.yaml"
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump({"keys": [team.entry() for team in teams]}, sort_keys=False))
+        return teams, path
 
     @property
     def _real_toxiproxy(self) -> str | None:

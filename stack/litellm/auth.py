@@ -1,8 +1,9 @@
 """Key check for the reference gateway, through LiteLLM's documented `general_settings.custom_auth`.
 
 LiteLLM's own virtual keys need its Prisma database, which this stack does without; and without
-it LiteLLM answers a missing key with 500 and a wrong one with 400. This hook answers 401 and
-carries each team key's limits (rpm, tpm) from the keys file named by HARNESS_TEAM_KEYS.
+it LiteLLM answers a missing key with 500 and a wrong one with 400. This hook answers 401, hands
+each team key's limits (rpm, tpm) to LiteLLM's rate limiter, and refuses a model outside a key's
+`models` list with 403. Keys come from the file named by HARNESS_TEAM_KEYS.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ def _denied(message: str) -> ProxyException:
     return ProxyException(message=message, type=ProxyErrorTypes.auth_error, param="api_key", code=401)
 
 
+async def _requested_model(request: Request) -> str | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body.get("model") if isinstance(body, dict) else None
+
+
 async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     if not api_key:
         raise _denied("Authentication Error: no API key passed in")
@@ -40,7 +49,11 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
         return UserAPIKeyAuth(api_key=api_key, user_role=LitellmUserRoles.PROXY_ADMIN)
     for key, team in _TEAMS.items():
         if hmac.compare_digest(api_key.encode(), key.encode()):
+            allowed = team.get("models") or []
+            model = await _requested_model(request) if allowed else None
+            if allowed and model is not None and model not in allowed:
+                raise ProxyException(message=f"key {team.get('alias')} may not call {model}; allowed: {allowed}",
+                                     type=ProxyErrorTypes.key_model_access_denied, param="model", code=403)
             return UserAPIKeyAuth(api_key=api_key, team_id=team.get("team"), key_alias=team.get("alias"),
-                                  rpm_limit=team.get("rpm"), tpm_limit=team.get("tpm"),
-                                  models=team.get("models") or [])
+                                  rpm_limit=team.get("rpm"), tpm_limit=team.get("tpm"), models=allowed)
     raise _denied("Authentication Error: invalid API key")

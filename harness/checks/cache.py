@@ -1,0 +1,101 @@
+"""Cache checks CA-1 (exact hit, no upstream call) and CA-3 (TTL) from the Fly.io plan.
+
+A hit is proven by the provider log (one upstream call for two requests), not by the gateway's
+word; the TTL is read from Redis itself for the key the gateway names.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from harness.checks._calls import chat, provider_entries
+from harness.results import Outcome
+from harness.stack import Stack
+
+__all__ = ["configured_ttl", "exact_hit", "ttl"]
+
+
+def exact_hit(stack: Stack) -> Outcome:
+    """CA-1: the same request twice: the second is answered under the limit with no upstream call."""
+    limit = stack.target.threshold("CA-1")
+    model = stack.target.plan.cheap_model
+    mock = stack.mock()
+    since = mock.last_seq() if mock else 0
+    first = chat(stack, model, "What is a cache?", cache=True)
+    content = first.body.get("choices", [{}])[0].get("message", {}).get("content") if first.status == 200 else None
+    messages = [{"role": "user", "content": f"[{first.nonce}] What is a cache?"}]
+    started = time.monotonic()
+    with stack.gateway() as client:
+        response = client.post("/v1/chat/completions", json={"model": model, "messages": messages})
+    seconds = time.monotonic() - started
+    upstream = provider_entries(stack, first, since)
+    again = response.json().get("choices", [{}])[0].get("message", {}).get("content") \
+        if response.status_code == 200 else None
+    problems = []
+    if first.status != 200 or response.status_code != 200:
+        problems.append(f"HTTP {first.status}/{response.status_code}")
+    if upstream is not None and len(upstream) != 1:
+        problems.append(f"{len(upstream)} upstream calls for two identical requests")
+    if seconds >= limit:
+        problems.append(f"second answer took {seconds * 1000:.0f} ms")
+    if again != content:
+        problems.append("the second answer differs from the first")
+    return Outcome(id="CA-1", passed=not problems, measured=round(seconds, 4), threshold=limit, unit="s",
+                   detail="; ".join(problems) or f"hit in {seconds * 1000:.1f} ms, one upstream call",
+                   evidence={"cache_key": response.headers.get("x-litellm-cache-key"),
+                             "upstream_calls": None if upstream is None else len(upstream)})
+
+
+def configured_ttl(stack: Stack) -> float | None:
+    config = stack.target.litellm_config
+    if config is None or not config.exists():
+        return None
+    params = ((yaml.safe_load(config.read_text()) or {}).get("litellm_settings") or {}).get("cache_params") or {}
+    return float(params["ttl"]) if "ttl" in params else None
+
+
+def _redis_ttl(url: str, key: str) -> int | None:
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=3) as sock:
+        encoded = key.encode()
+        sock.sendall(b"*2\r\n$3\r\nTTL\r\n$%d\r\n%s\r\n" % (len(encoded), encoded))
+        reply = sock.recv(64)
+    return int(reply[1:].split(b"\r\n")[0]) if reply.startswith(b":") else None
+
+
+def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
+    """CA-3: a cached entry carries the configured TTL in Redis, and an entry past its TTL misses."""
+    expected = configured_ttl(stack) or stack.target.threshold("CA-3")
+    model = stack.target.plan.cheap_model
+    first = chat(stack, model, "ttl probe", cache=True)
+    with stack.gateway() as client:  # LiteLLM names the cache key on a hit only
+        hit = client.post("/v1/chat/completions", json={
+            "model": model, "messages": [{"role": "user", "content": f"[{first.nonce}] ttl probe"}]})
+    key = hit.headers.get("x-litellm-cache-key")
+    redis_ttl = None
+    if stack.target.redis_url is not None and key:
+        redis_ttl = _redis_ttl(stack.target.redis_url.get_secret_value(), key)
+    mock = stack.mock()
+    since = mock.last_seq() if mock else 0
+    short = chat(stack, model, "short ttl probe", cache={"ttl": short_ttl_s})
+    content = f"[{short.nonce}] short ttl probe"
+    payload: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": content}]}
+    time.sleep(short_ttl_s + 1.0)
+    with stack.gateway() as client:
+        client.post("/v1/chat/completions", json=payload)
+    upstream = provider_entries(stack, short, since)
+    problems = []
+    if redis_ttl is None:
+        problems.append(f"no TTL readable in Redis for cache key {key!r}")
+    elif abs(redis_ttl - expected) > 60:
+        problems.append(f"entry TTL {redis_ttl} s, configured {expected:.0f} s")
+    if upstream is not None and len(upstream) != 2:
+        problems.append(f"after its {short_ttl_s:g} s TTL the entry still answered ({len(upstream)} upstream calls)")
+    return Outcome(id="CA-3", passed=not problems, measured=redis_ttl, threshold=expected, unit="s",
+                   detail="; ".join(problems) or f"entry TTL {redis_ttl} s; a {short_ttl_s:g} s entry expired",
+                   evidence={"cache_key": key})

@@ -1,0 +1,136 @@
+"""Team key checks QT-1, QT-2, QT-4 (Fly.io plan quotas) and SEC-3 (a key's model scope).
+
+Bursts are bounded by the configured limit (read from the target, never assumed) plus one, and
+by `_MAX_BURST`; a larger limit is a SKIP reason, fixed by scaling quotas in the target.
+"""
+
+from __future__ import annotations
+
+from harness.checks._calls import Call, chat
+from harness.results import Outcome
+from harness.stack import Stack
+from harness.target import Team
+
+__all__ = ["MAX_BURST", "isolation", "model_scope", "rpm_limit", "tpm_limit"]
+
+MAX_BURST = 250
+_RATE_HEADERS = ("retry-after", "x-ratelimit-remaining-requests", "x-ratelimit-limit-requests",
+                 "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens")
+
+
+def _team(stack: Stack, name: str, ident: str) -> Team | Outcome:
+    try:
+        return stack.target.team(name)
+    except KeyError as exc:
+        return Outcome(id=ident, passed=False, detail=f"{exc.args[0]}; list the team keys under teams: in the target")
+
+
+def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[Call]:
+    calls = []
+    for _ in range(count):
+        call = chat(stack, stack.target.plan.cheap_model, content, key=team.key.get_secret_value())
+        calls.append(call)
+        if call.status == 429:
+            break
+    return calls
+
+
+def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
+    """QT-1: a burst above the key's rpm: the first rpm calls pass, call rpm+1 gets 429 with rate headers."""
+    team = _team(stack, team_name, "QT-1")
+    if isinstance(team, Outcome):
+        return team
+    if not team.rpm:
+        return Outcome(id="QT-1", passed=False, measured=None, threshold="an rpm limit",
+                       detail=f"key {team.alias or team.team} has no rpm limit configured")
+    if team.rpm >= MAX_BURST:
+        return Outcome(id="QT-1", passed=False, detail=f"rpm {team.rpm} is above the burst bound {MAX_BURST}; "
+                                                       "set quota_scale in the target")
+    calls = _burst(stack, team, team.rpm + 1)
+    first_429 = next((i for i, c in enumerate(calls, start=1) if c.status == 429), None)
+    other = {c.status for c in calls if c.status not in (200, 429)}
+    headers = {h: calls[-1].headers[h] for h in _RATE_HEADERS if h in calls[-1].headers}
+    ok = first_429 == team.rpm + 1 and not other and bool(headers)
+    detail = f"429 at call {first_429} of a burst against rpm {team.rpm}" if first_429 else \
+        f"no 429 after {len(calls)} calls against rpm {team.rpm}"
+    if first_429 and not headers:
+        detail += "; the 429 carries no Retry-After or x-ratelimit header"
+    return Outcome(id="QT-1", passed=ok, measured=first_429, threshold=team.rpm + 1, unit="calls",
+                   detail=detail + (f"; other statuses {sorted(other)}" if other else ""),
+                   evidence={"team": team.team, "rate_headers": headers})
+
+
+def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
+    """QT-2: calls of ~40 % of the key's tokens per minute each: a 429 arrives before the key overspends.
+
+    LiteLLM refuses a call whose *estimated* tokens exceed what is left of the minute before it is
+    sent, and its estimate can run well above the provider's count; so the contract checked is: a
+    token-limit 429 within 160 % of the limit, and never more than the limit actually spent.
+    """
+    team = _team(stack, team_name, "QT-2")
+    if isinstance(team, Outcome):
+        return team
+    if not team.tpm:
+        return Outcome(id="QT-2", passed=False, threshold="a tpm limit",
+                       detail=f"key {team.alias or team.team} has no tpm limit configured")
+    if team.rpm is not None and team.rpm < 4:
+        return Outcome(id="QT-2", passed=False, detail=f"key {team.team} allows {team.rpm} rpm: too few calls to "
+                                                       "tell its token limit from its request limit")
+    words = int(team.tpm * 0.4)
+    if words > 100_000:
+        return Outcome(id="QT-2", passed=False, detail=f"tpm {team.tpm} is too large to spend in a bounded run; "
+                                                       "set quota_scale in the target")
+    spent, last, calls, message, status = 0, 0, 0, "", 200
+    while status == 200 and calls < 4:
+        call = chat(stack, stack.target.plan.cheap_model, "tokens " * words, key=team.key.get_secret_value(),
+                    max_tokens=32)
+        status, calls = call.status, calls + 1
+        if status == 200:
+            last = int(call.usage.get("total_tokens") or 0)
+            spent += last
+        else:
+            message = str(call.body.get("error", call.body))[:300]
+    token_limit = "token" in message.lower() or (team.rpm is not None and calls < team.rpm)
+    ok = status == 429 and spent <= team.tpm and token_limit
+    detail = f"429 on call {calls} after {spent} tokens (tpm {team.tpm}, ~{last} per call)" if status == 429 \
+        else f"no 429 after {spent} tokens in {calls} calls (tpm {team.tpm})"
+    if status == 429 and spent + last <= team.tpm:
+        detail += "; refused early: the gateway's estimate of the next call exceeded what was left"
+    return Outcome(id="QT-2", passed=ok, measured={"tokens_before_429": spent, "status": status},
+                   threshold=f"a token-limit 429 with at most {team.tpm} tokens spent", unit="tokens",
+                   detail=detail, evidence={"error": message})
+
+
+def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("admin",)) -> Outcome:
+    """QT-4: with one key at its limit, the other keys still get answers."""
+    team = _team(stack, exhausted, "QT-4")
+    if isinstance(team, Outcome):
+        return team
+    if not team.rpm or team.rpm >= MAX_BURST:
+        return Outcome(id="QT-4", passed=False, detail=f"key {team.team} needs an rpm limit below {MAX_BURST}")
+    calls = _burst(stack, team, team.rpm + 1)
+    limited = calls[-1].status == 429
+    after = {name: chat(stack, stack.target.plan.cheap_model, "still there?",
+                        key=stack.target.team(name).key.get_secret_value()).status for name in others}
+    ok = limited and all(code == 200 for code in after.values())
+    return Outcome(id="QT-4", passed=ok, measured={exhausted: calls[-1].status, **after},
+                   threshold={exhausted: 429, **dict.fromkeys(others, 200)},
+                   detail=f"{exhausted} limited, others answered {after}" if limited
+                   else f"could not drive {exhausted} to its limit ({len(calls)} calls)")
+
+
+def model_scope(stack: Stack) -> Outcome:
+    """SEC-3: a key limited to some models is refused (401/403) for any other model, and served for its own."""
+    scoped = next((t for t in stack.target.teams if t.models), None)
+    if scoped is None:
+        return Outcome(id="SEC-3", passed=False, detail="no team key limited to some models in the target")
+    outside = next((m.name for m in stack.target.chat_models() if m.name not in scoped.models), None)
+    if outside is None:
+        return Outcome(id="SEC-3", passed=False, detail=f"key {scoped.team} may call every model")
+    key = scoped.key.get_secret_value()
+    refused = chat(stack, outside, key=key)
+    allowed = chat(stack, scoped.models[0], key=key)
+    ok = refused.status in (401, 403) and allowed.status == 200
+    return Outcome(id="SEC-3", passed=ok, measured={outside: refused.status, scoped.models[0]: allowed.status},
+                   threshold={outside: "401/403", scoped.models[0]: 200},
+                   detail=f"{scoped.team} ({scoped.models}) asking for {outside}: HTTP {refused.status}")

@@ -1,0 +1,70 @@
+"""SEC-2 and OBS-5: no secret of the stack appears in a trace, a log line or a result file.
+
+The secrets are the ones the stack was given (master key, provider keys, team keys, the Langfuse
+secret); a hit is reported by where it was found, with the secret itself masked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.results import Outcome
+from harness.stack import Stack
+
+__all__ = ["secrets_in_artifacts", "secrets_in_traces", "secrets_of"]
+
+
+def secrets_of(stack: Stack) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if stack.master_key is not None:
+        found["master key"] = stack.master_key.get_secret_value()
+    for index, key in enumerate(stack.extra.get("provider_keys", [])):
+        found[f"provider key {index + 1}"] = key
+    for team in stack.target.teams:
+        found[f"team key {team.team}"] = team.key.get_secret_value()
+    if stack.target.langfuse is not None:
+        found["langfuse secret key"] = stack.target.langfuse.secret_key.get_secret_value()
+    return {name: value for name, value in found.items() if len(value) >= 8}
+
+
+def _hits(text: str, where: str, secrets: dict[str, str]) -> list[str]:
+    return [f"{name} in {where}" for name, value in secrets.items() if value in text]
+
+
+def secrets_in_traces(stack: Stack) -> Outcome:
+    """OBS-5: every trace and observation body, searched for every secret."""
+    langfuse = stack.langfuse()
+    if langfuse is None:
+        return Outcome(id="OBS-5", passed=False, detail="no Langfuse configured for this stack")
+    secrets = {k: v for k, v in secrets_of(stack).items() if k != "langfuse secret key"}
+    hits: list[str] = []
+    traces = langfuse.traces()
+    for trace in traces:
+        detail: dict[str, Any] | None = langfuse.trace(trace["id"])
+        hits += _hits(json.dumps(detail or trace), f"trace {trace['id']}", secrets)
+    langfuse.close()
+    return Outcome(id="OBS-5", passed=not hits and bool(traces), measured=len(hits), threshold=0, unit="hits",
+                   detail="; ".join(hits[:5]) or f"{len(traces)} traces searched for {len(secrets)} secrets",
+                   evidence={"traces": len(traces)})
+
+
+def secrets_in_artifacts(stack: Stack, extra_dirs: tuple[Path, ...] = ()) -> Outcome:
+    """SEC-2: every log and result file the run wrote, searched for every secret."""
+    secrets = secrets_of(stack)
+    folders = [d for d in (stack.log_dir, *(extra_dirs or ())) if d is not None and d.exists()]
+    hits: list[str] = []
+    files = 0
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in ("", ".log", ".json",
+                                                                                        ".txt", ".html", ".xml")):
+            files += 1
+            text = path.read_text(errors="replace")
+            for line_no, line in enumerate(text.splitlines(), start=1):
+                hits += _hits(line, f"{path.name}:{line_no}", secrets)
+    if not folders:
+        return Outcome(id="SEC-2", passed=False, detail="no log or report folder to search")
+    return Outcome(id="SEC-2", passed=not hits, measured=len(hits), threshold=0, unit="hits",
+                   detail="; ".join(hits[:5]) or f"{files} files searched for {len(secrets)} secrets",
+                   evidence={"files": files, "folders": [str(f) for f in folders]})
