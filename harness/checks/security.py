@@ -7,9 +7,11 @@ secret); a hit is reported by where it was found, with the secret itself masked.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
+from harness.checks._calls import chat
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -34,11 +36,14 @@ def _hits(text: str, where: str, secrets: dict[str, str]) -> list[str]:
 
 
 def secrets_in_traces(stack: Stack) -> Outcome:
-    """OBS-5: every trace and observation body, searched for every secret."""
+    """OBS-5: a traced call of its own, then every trace and observation body, searched for every secret."""
     langfuse = stack.langfuse()
     if langfuse is None:
         return Outcome(id="OBS-5", passed=False, detail="no Langfuse configured for this stack")
     secrets = {k: v for k, v in secrets_of(stack).items() if k != "langfuse secret key"}
+    trace_id = f"harness-obs5-{uuid.uuid4().hex}"
+    call = chat(stack, stack.target.plan.cheap_model, metadata={"trace_id": trace_id})
+    langfuse.wait_for_trace(trace_id, stack.target.threshold("OBS-1"), since=call.started)
     hits: list[str] = []
     traces = langfuse.traces()
     for trace in traces:
