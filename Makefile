@@ -57,6 +57,7 @@ bench: deps venv gateway
 	$(VENV)/bin/python bench/cold_start.py
 	$(VENV)/bin/python bench/mock_throughput.py
 	$(VENV)/bin/python bench/proxy_latency.py
+	$(VENV)/bin/python bench/acceptance_run.py
 
 clean:
 	rm -rf $(VENV) $(GATEWAY_VENV) reports/*/

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.providers import MissingDependency, provider_for
-from harness.results import Outcome, Record, RunResults, Status, new_run_dir
+from harness.results import NotApplicable, Outcome, Record, RunResults, Status, new_run_dir
 from harness.stack import Stack
 from harness.target import Target, TargetError, load_target
 
@@ -53,6 +53,16 @@ class _Run:
 
 
 _RUN = pytest.StashKey[_Run]()
+_NOT_APPLICABLE = "not applicable: "
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
+    """A check that raises NotApplicable becomes a SKIP that does not block the verdict."""
+    try:
+        return (yield)
+    except NotApplicable as exc:
+        pytest.skip(f"{_NOT_APPLICABLE}{exc}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,14 +148,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             continue
         outcome = Outcome(id=ident, passed=False)
         if report.skipped:
-            status, outcome.detail = "SKIP", skipped_reason
+            status, outcome.detail = "SKIP", skipped_reason.removeprefix("Skipped: ")
         elif error is not None and not isinstance(error, AssertionError):
             status, outcome.detail = "ERROR", f"{type(error).__name__}: {error}"[:500]
         else:
             status = "ERROR"
             outcome.detail = "the test recorded no outcome for this criterion" + \
                 (f" ({type(error).__name__}: {error})"[:300] if error is not None else "")
-        results.records.append(Record.from_outcome(outcome, status, report.duration, item.nodeid))
+        record = Record.from_outcome(outcome, status, report.duration, item.nodeid)
+        record.blocking = not (status == "SKIP" and outcome.detail.startswith(_NOT_APPLICABLE))
+        results.records.append(record)
     item.stash[_RECORDED] = True
     return report
 

@@ -18,7 +18,12 @@ from pydantic import BaseModel, Field
 
 from harness.criteria import criterion
 
-__all__ = ["Outcome", "Record", "RunResults", "Status", "new_run_dir"]
+__all__ = ["NotApplicable", "Outcome", "Record", "RunResults", "Status", "new_run_dir"]
+
+
+class NotApplicable(Exception):
+    """A check whose subject this stack does not have (e.g. no semantic cache configured): a SKIP that
+    does not block GO, reported with its reason. Any other skip blocks."""
 
 Status = Literal["PASS", "FAIL", "SKIP", "ERROR"]
 
@@ -57,6 +62,7 @@ class Record(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
     duration_s: float = 0.0
     test: str = ""
+    blocking: bool = True
 
     @classmethod
     def from_outcome(cls, outcome: Outcome, status: Status, duration_s: float, test: str) -> Record:
@@ -83,7 +89,9 @@ class RunResults(BaseModel):
 
     @property
     def verdict(self) -> Literal["GO", "NO-GO"]:
-        return "GO" if self.records and all(r.status == "PASS" for r in self.records) else "NO-GO"
+        """GO only if something was checked and nothing failed, errored or was skipped in a way that blocks."""
+        ok = all(r.status == "PASS" or (r.status == "SKIP" and not r.blocking) for r in self.records)
+        return "GO" if ok and any(r.status == "PASS" for r in self.records) else "NO-GO"
 
     def write(self, run_dir: Path) -> Path:
         self.finished = datetime.now(UTC).isoformat(timespec="seconds")

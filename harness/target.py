@@ -96,6 +96,7 @@ class Target(_Model):
     postgres_url: SecretStr | None = None
     models: list[ModelSpec] = Field(default_factory=list)
     fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    semantic_cache: bool = Field(False, description="the gateway has a semantic cache (else read from its config)")
     teams: list[Team] = Field(default_factory=list)
     plan: PlanModels = Field(default_factory=lambda: PlanModels())
     quota_scale: float = Field(1.0, gt=0, le=1, description="embedded stack: team limits scaled for short runs")

@@ -34,6 +34,11 @@ def test_error(record):
 def test_passes_without_recording(record):
     pass
 
+@pytest.mark.criterion("CA-2")
+def test_not_applicable(record):
+    from harness.results import NotApplicable
+    raise NotApplicable("no semantic cache configured")
+
 @pytest.mark.criterion("FB-1", "FB-2")
 def test_one_probe_two_criteria(record):
     record(Outcome(id="FB-1", passed=True, case="gpt-4 / refused"))
@@ -49,17 +54,21 @@ def test_records_and_verdict(pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytester.makepyfile(test_suite=SUITE)
     run_dir = tmp_path / "run"
     result = pytester.runpytest("-p", "harness.pytest_plugin", "--run-dir", str(run_dir))
-    result.assert_outcomes(passed=3, failed=3, skipped=1)
+    result.assert_outcomes(passed=3, failed=3, skipped=2)
     data = json.loads((run_dir / "results.json").read_text())
     statuses = {r["id"]: (r["status"], r["detail"]) for r in data["records"]}
     assert statuses["GW-1"][0] == "PASS"
     assert statuses["GW-2"] == ("FAIL", "missing b")
-    assert statuses["GW-3"] == ("SKIP", "Skipped: no provider control in this stack")
+    assert statuses["GW-3"] == ("SKIP", "no provider control in this stack")
     assert statuses["GW-4"][0] == "ERROR" and "gateway exploded" in statuses["GW-4"][1]
     assert statuses["GW-5"] == ("ERROR", "the test recorded no outcome for this criterion")
     assert statuses["FB-1"] == ("PASS", "") and statuses["FB-2"] == ("FAIL", "too slow")
     assert {r["case"] for r in data["records"] if r["id"].startswith("FB")} == {"gpt-4 / refused"}
-    assert data["verdict"] == "NO-GO" and len(data["records"]) == 7
+    ca2 = next(r for r in data["records"] if r["id"] == "CA-2")
+    assert (ca2["status"], ca2["blocking"], ca2["detail"]) == ("SKIP", False,
+                                                               "not applicable: no semantic cache configured")
+    assert next(r for r in data["records"] if r["id"] == "GW-3")["blocking"] is True
+    assert data["verdict"] == "NO-GO" and len(data["records"]) == 8
     result.stdout.fnmatch_lines(["*verdict: NO-GO*"])
 
 
@@ -68,3 +77,21 @@ def test_no_criterion_tests_write_nothing(pytester: pytest.Pytester, tmp_path: P
     result = pytester.runpytest("-p", "harness.pytest_plugin", "--reports", str(tmp_path / "reports"))
     result.assert_outcomes(passed=1)
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_non_blocking_skip_leaves_the_verdict_go(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_go='''
+import pytest
+from harness.results import NotApplicable, Outcome
+
+@pytest.mark.criterion("GW-1")
+def test_pass(record):
+    assert record(Outcome(id="GW-1", passed=True))
+
+@pytest.mark.criterion("CA-2")
+def test_na(record):
+    raise NotApplicable("no semantic cache")
+''')
+    result = pytester.runpytest("-p", "harness.pytest_plugin", "--run-dir", str(tmp_path / "run"))
+    result.assert_outcomes(passed=1, skipped=1)
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["verdict"] == "GO"

@@ -8,16 +8,29 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
 from harness.checks._calls import chat, provider_entries
-from harness.results import Outcome
+from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
 
-__all__ = ["configured_ttl", "exact_hit", "ttl"]
+__all__ = ["configured_ttl", "exact_hit", "semantic_hits", "ttl"]
+
+PARAPHRASES = [
+    ("How do I reset my account password?", "How can I reset the password of my account?"),
+    ("What are your store opening hours on Sunday?", "On Sunday, what hours is the store open?"),
+    ("Can I return a product after thirty days?", "Is returning a product possible after thirty days?"),
+    ("How long does shipping to Canada take?", "Shipping to Canada takes how long?"),
+    ("Which payment methods do you accept online?", "What online payment methods are accepted?"),
+    ("Where can I download my monthly invoice?", "My monthly invoice: where can I download it?"),
+]
+UNRELATED = ["Write a haiku about autumn leaves in Kyoto.", "What is the boiling point of nitrogen in kelvin?",
+             "Translate 'good morning' into Portuguese.", "List three prime numbers larger than one hundred."]
+_SEMANTIC_TYPES = {"redis-semantic", "qdrant-semantic"}
 
 
 def exact_hit(stack: Stack) -> Outcome:
@@ -51,12 +64,46 @@ def exact_hit(stack: Stack) -> Outcome:
                              "upstream_calls": None if upstream is None else len(upstream)})
 
 
-def configured_ttl(stack: Stack) -> float | None:
+def _cache_params(stack: Stack) -> dict[str, Any]:
     config = stack.target.litellm_config
     if config is None or not config.exists():
-        return None
-    params = ((yaml.safe_load(config.read_text()) or {}).get("litellm_settings") or {}).get("cache_params") or {}
+        return {}
+    return ((yaml.safe_load(config.read_text()) or {}).get("litellm_settings") or {}).get("cache_params") or {}
+
+
+def configured_ttl(stack: Stack) -> float | None:
+    params = _cache_params(stack)
     return float(params["ttl"]) if "ttl" in params else None
+
+
+def _ask_plain(stack: Stack, model: str, text: str) -> bool:
+    """One cacheable call with the text exactly as given; True if the gateway answered from its cache."""
+    with stack.gateway() as client:
+        response = client.post("/v1/chat/completions",
+                               json={"model": model, "messages": [{"role": "user", "content": text}]})
+    return response.status_code == 200 and bool(response.headers.get("x-litellm-cache-key"))
+
+
+def semantic_hits(stack: Stack) -> Outcome:
+    """CA-2: after a question is answered, its paraphrase hits the semantic cache; unrelated prompts do not."""
+    kind = _cache_params(stack).get("type")
+    if kind not in _SEMANTIC_TYPES and not stack.target.semantic_cache:
+        raise NotApplicable(f"the gateway's cache is {kind or 'off'}, not semantic; LiteLLM's semantic caches need "
+                            "Redis with the search module or Qdrant, which cannot be installed on this machine")
+    limit = stack.target.threshold("CA-2")
+    model = stack.target.plan.default_model
+    salt = uuid.uuid4().hex[:6]  # a fresh run must not hit entries of an earlier one
+    hits = 0
+    for question, paraphrase in PARAPHRASES:
+        _ask_plain(stack, model, f"{question} ({salt})")
+        hits += _ask_plain(stack, model, f"{paraphrase} ({salt})")
+    false_hits = [text for text in UNRELATED if _ask_plain(stack, model, f"{text} ({salt})")]
+    rate = hits / len(PARAPHRASES)
+    ok = rate >= limit and not false_hits
+    return Outcome(id="CA-2", passed=ok, measured={"hit_rate": round(rate, 3), "unrelated_hits": len(false_hits)},
+                   threshold={"hit_rate": limit, "unrelated_hits": 0},
+                   detail=f"{hits}/{len(PARAPHRASES)} paraphrases hit, {len(false_hits)} unrelated prompts hit"
+                   + (f": {false_hits[:2]}" if false_hits else ""))
 
 
 def _redis_ttl(url: str, key: str) -> int | None:

@@ -11,11 +11,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from harness.checks._calls import chat
 from harness.results import Outcome
 from harness.stack import Stack
 
-__all__ = ["secrets_in_artifacts", "secrets_in_traces", "secrets_of"]
+__all__ = ["DEFAULT_CREDENTIALS", "default_credentials", "secrets_in_artifacts", "secrets_in_traces", "secrets_of"]
+
+# the Fly.io plan's plain-text admin password, LiteLLM's documented example master key, and the usual suspects
+DEFAULT_CREDENTIALS = [("justin@hotrodan.com", "HotRod@n2024!LLM"), ("admin", "HotRod@n2024!LLM"),
+                       ("admin", "sk-1234"), ("admin", "admin"), ("admin", "password"), ("admin", "changeme"),
+                       ("admin", "")]
+DEFAULT_KEYS = ["sk-1234", "sk-admin", "changeme"]
 
 
 def secrets_of(stack: Stack) -> dict[str, str]:
@@ -73,3 +81,26 @@ def secrets_in_artifacts(stack: Stack, extra_dirs: tuple[Path, ...] = ()) -> Out
     return Outcome(id="SEC-2", passed=not hits, measured=len(hits), threshold=0, unit="hits",
                    detail="; ".join(hits[:5]) or f"{files} files searched for {len(secrets)} secrets",
                    evidence={"files": files, "folders": [str(f) for f in folders]})
+
+
+def default_credentials(stack: Stack) -> Outcome:
+    """SEC-1: the gateway's UI login and its API refuse well-known default passwords and keys."""
+    accepted: list[str] = []
+    tried = 0
+    with httpx.Client(base_url=stack.gateway_url, timeout=15, follow_redirects=False) as client:
+        for key in DEFAULT_KEYS:
+            tried += 1
+            if client.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200:
+                accepted.append(f"API key {key!r}")
+        login_exists = client.post("/login", data={"username": "", "password": ""}).status_code != 404
+        for username, password in DEFAULT_CREDENTIALS if login_exists else []:
+            tried += 1
+            response = client.post("/login", data={"username": username, "password": password})
+            # only an explicit refusal counts: LiteLLM without its database answers good credentials with
+            # 400 "Not connected to DB" after checking them, bad ones with 401
+            if response.status_code not in (401, 403, 429):
+                accepted.append(f"UI login {username}/{'*' * len(password)} (HTTP {response.status_code})")
+    return Outcome(id="SEC-1", passed=not accepted, measured=len(accepted), threshold=0, unit="accepted",
+                   detail="; ".join(accepted) or f"{tried} default credentials refused"
+                   + ("" if login_exists else " (no UI login on this gateway)"),
+                   evidence={"tried": tried, "ui_login": login_exists})

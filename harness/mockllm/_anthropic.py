@@ -46,6 +46,7 @@ def register(app: App, state: MockState) -> None:
             return StreamingResponse(_stream(state, call))
         await state.pace(call)
         tokens = call.tokens()
+        state.answered(call, len(tokens))
         return json_response({
             "id": f"msg_{uuid.uuid4().hex[:24]}",
             "type": "message",
@@ -83,6 +84,7 @@ async def _stream(state: MockState, call: Call) -> AsyncIterator[bytes]:
 
     async for data in state.stream_tokens(call, frame):
         yield data
+    state.answered(call, sent)
     yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
     yield _event("message_delta", {"type": "message_delta",
                                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},

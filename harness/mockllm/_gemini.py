@@ -62,6 +62,7 @@ def register(app: App, state: MockState) -> None:
                                      else "application/json")
         await state.pace(call)
         tokens = call.tokens()
+        state.answered(call, len(tokens))
         return json_response({"candidates": [_candidate("".join(tokens), "STOP")],
                               "usageMetadata": _usage(call, len(tokens)), "modelVersion": model})
 
@@ -93,5 +94,6 @@ async def _stream(state: MockState, call: Call, sse: bool) -> AsyncIterator[byte
 
     async for data in state.stream_tokens(call, frame):
         yield data
+    state.answered(call, sent)
     if not sse:
         yield b"]"

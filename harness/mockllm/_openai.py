@@ -47,6 +47,7 @@ def register(app: App, state: MockState) -> None:
             return StreamingResponse(_stream(state, call, include_usage))
         await state.pace(call)
         text = "".join(call.tokens())
+        state.answered(call, len(call.tokens()))
         return json_response({
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
@@ -113,6 +114,7 @@ async def _stream(state: MockState, call: Call, include_usage: bool) -> AsyncIte
 
     async for data in state.stream_tokens(call, frame):
         yield data
+    state.answered(call, sent)
     yield chunk({}, "stop")
     if include_usage:
         yield chunk({}, usage=_usage(call, sent))

@@ -102,5 +102,10 @@ class MockState:
     def failed(self, call: Call, status: int) -> None:
         call.entry["status"] = status
 
+    @staticmethod
+    def answered(call: Call, completion_tokens: int) -> None:
+        """Records the usage the provider reported, so a check can compare it with gateway and trace."""
+        call.entry["usage"] = {"prompt_tokens": call.prompt_tokens, "completion_tokens": completion_tokens}
+
     def requests(self, since: int = 0, model: str | None = None) -> list[dict[str, Any]]:
         return [e for e in self.log if e["seq"] > since and (model is None or e["model"] == model)]

@@ -96,7 +96,7 @@ class LocalProvider:
     """Starts the embedded stack for a Target; `start()` returns the Stack, `stop()` ends it all."""
 
     def __init__(self, target: Target, run_dir: Path, *, postgres: bool = True, startup_deadline_s: float = 120.0,
-                 langfuse_callbacks: bool = True) -> None:
+                 master_key: str | None = None) -> None:
         self.target = target
         self.config = target.litellm_config
         if self.config is None:
@@ -109,6 +109,7 @@ class LocalProvider:
         self.tmp = Path(tempfile.mkdtemp(prefix="harness-stack-"))
         self.supervisor: Supervisor | None = None
         self._faults_port = 0
+        self._master_key = master_key
 
     def __enter__(self) -> Stack:
         return self.start()
@@ -134,6 +135,8 @@ class LocalProvider:
                started: float) -> Stack:
         py = sys.executable
         keys = {name: f"sk-{name}-{secrets.token_hex(12)}" for name in ("master", "openai", "anthropic", "gemini")}
+        if self._master_key:
+            keys["master"] = self._master_key
         lf_public, lf_secret = f"pk-lf-{secrets.token_hex(8)}", f"sk-lf-{secrets.token_hex(16)}"
         ports = {"mock": self.tmp / "mock.port", "langfuse": self.tmp / "langfuse.port",
                  "faults": self.tmp / "faults.port"}

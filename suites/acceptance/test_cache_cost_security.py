@@ -1,4 +1,5 @@
-"""Cache (CA-1, CA-3), the cost audit (COST-1), trace completeness (OBS-4) and secrets (OBS-5, SEC-2).
+"""Cache (CA-1..CA-3), cost audit (COST-1), trace completeness (OBS-4), credentials and secrets (SEC-1, OBS-5,
+SEC-2).
 
 The secrets checks run last in the file, after the other checks have written traces and logs.
 """
@@ -12,8 +13,9 @@ from harness.results import Outcome
 from harness.stack import Stack
 
 Record = Callable[[Outcome], Outcome]
-CHECKS = {"CA-1": cache.exact_hit, "CA-3": cache.ttl, "COST-1": audit.cost_audit,
-          "OBS-4": observability.traces_complete, "OBS-5": security.secrets_in_traces,
+CHECKS = {"CA-1": cache.exact_hit, "CA-2": cache.semantic_hits, "CA-3": cache.ttl, "COST-1": audit.cost_audit,
+          "OBS-4": observability.traces_complete, "SEC-1": security.default_credentials,
+          "OBS-5": security.secrets_in_traces,
           "SEC-2": security.secrets_in_artifacts}
 
 

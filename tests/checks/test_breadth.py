@@ -12,6 +12,7 @@ import pytest
 
 from harness.checks import audit, cache, models, observability, quotas, security
 from harness.mockllm import MockControl
+from harness.providers.local import LocalProvider
 from harness.stack import Stack
 from harness.target import Target
 from tests.conftest import reference_config, start_stack
@@ -41,6 +42,17 @@ def leaky_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     shutil.copy(FIXTURES / "leaky.py", config.parent)
     shutil.copy(FIXTURES / "teams_unlimited.yaml", config.parent / "teams.yaml")
     yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+
+
+@pytest.fixture(scope="module")
+def default_key_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The reference stack, but on the master key LiteLLM's docs use in every example."""
+    tmp = tmp_path_factory.mktemp("default-key")
+    provider = LocalProvider(Target.embedded(), tmp / "run", postgres=False, master_key="sk-1234")
+    try:
+        yield provider.start()
+    finally:
+        provider.stop()
 
 
 @pytest.fixture
@@ -132,10 +144,17 @@ def test_obs5_and_sec2_fail_when_the_key_leaks(leaky_stack: Stack) -> None:
     assert "sk-master" not in logs.detail and "sk-master" not in traces.detail
 
 
+def test_sec1_fails_on_the_documented_example_master_key(default_key_stack: Stack) -> None:
+    outcome = security.default_credentials(default_key_stack)
+    assert not outcome.passed and "API key 'sk-1234'" in outcome.detail
+    assert "UI login admin/******* (HTTP 400)" in outcome.detail and outcome.measured == 2
+
+
 def test_the_reference_stack_passes_them_all(stack: Stack) -> None:
     for check in (models.all_models_valid, models.traces_per_model, models.cost_ordering, models.cheap_model_caps,
                   models.long_context_whole, models.escalation, quotas.rpm_limit, quotas.tpm_limit,
                   quotas.isolation, quotas.model_scope, cache.exact_hit, cache.ttl, audit.cost_audit,
-                  observability.traces_complete, security.secrets_in_traces, security.secrets_in_artifacts):
+                  observability.traces_complete, security.default_credentials, security.secrets_in_traces,
+                  security.secrets_in_artifacts):
         outcome = check(stack)
         assert outcome.passed, outcome.summary()
