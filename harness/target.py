@@ -97,6 +97,7 @@ class Target(_Model):
     models: list[ModelSpec] = Field(default_factory=list)
     fallbacks: dict[str, list[str]] = Field(default_factory=dict)
     semantic_cache: bool = Field(False, description="the gateway has a semantic cache (else read from its config)")
+    cache_isolation: bool = Field(False, description="the gateway keeps each team's cache entries apart (CA-4)")
     teams: list[Team] = Field(default_factory=list)
     plan: PlanModels = Field(default_factory=lambda: PlanModels())
     quota_scale: float = Field(1.0, gt=0, le=1, description="embedded stack: team limits scaled for short runs")
@@ -137,7 +138,8 @@ class Target(_Model):
     @classmethod
     def embedded(cls, config: Path = REFERENCE_CONFIG) -> Target:
         # a 100 rpm key need not send 100 requests in CI: the checks read whatever limit is configured
-        return cls(name="embedded", provider="local", quota_scale=0.05).with_litellm_config(config)
+        return cls(name="embedded", provider="local", quota_scale=0.05,
+                   cache_isolation=True).with_litellm_config(config)
 
 
 def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str]]]:

@@ -18,7 +18,7 @@ from harness.checks._calls import chat, provider_entries
 from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
 
-__all__ = ["configured_ttl", "exact_hit", "semantic_hits", "ttl"]
+__all__ = ["configured_ttl", "exact_hit", "semantic_hits", "team_isolation", "ttl"]
 
 PARAPHRASES = [
     ("How do I reset my account password?", "How can I reset the password of my account?"),
@@ -146,3 +146,47 @@ def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
     return Outcome(id="CA-3", passed=not problems, measured=redis_ttl, threshold=expected, unit="s",
                    detail="; ".join(problems) or f"entry TTL {redis_ttl} s; a {short_ttl_s:g} s entry expired",
                    evidence={"cache_key": key})
+
+
+def _pair(stack: Stack) -> tuple[str, str]:
+    """Two teams with the same limits: LiteLLM derives an output cap from a key's tpm, which changes the
+    cache key, so teams with different limits are kept apart by accident; only equal ones test isolation."""
+    teams = [t for t in stack.target.teams if (t.rpm or 3) >= 2]
+    for index, first in enumerate(teams):
+        for second in teams[index + 1:]:
+            if (first.rpm, first.tpm) == (second.rpm, second.tpm):
+                return first.team, second.team
+    if len(teams) < 2:
+        raise NotApplicable("CA-4 needs two team keys in the target")
+    return teams[0].team, teams[1].team
+
+
+def team_isolation(stack: Stack, teams: tuple[str, str] | None = None) -> Outcome:
+    """CA-4: one prompt from two teams: the second team is not answered from the first's cache entry,
+    while the first team, asking again, is (so the result is not just a cache that is off)."""
+    if not stack.target.cache_isolation:
+        raise NotApplicable("the target does not declare per-team cache isolation (cache_isolation: true)")
+    teams = teams or _pair(stack)
+    first, second = (stack.target.team(name).key.get_secret_value() for name in teams)
+    model = stack.target.plan.cheap_model
+    mock = stack.mock()
+    since = mock.last_seq() if mock else 0
+    question = "What did we decide about the Q3 roadmap?"
+    opening = chat(stack, model, question, key=first, cache=True)
+    payload = {"model": model, "messages": [{"role": "user", "content": f"[{opening.nonce}] {question}"}]}
+    with stack.gateway(key=second) as client:
+        other = client.post("/v1/chat/completions", json=payload)
+    with stack.gateway(key=first) as client:
+        again = client.post("/v1/chat/completions", json=payload)
+    upstream = provider_entries(stack, opening, since)
+    crossed = bool(other.headers.get("x-litellm-cache-key")) or (upstream is not None and len(upstream) < 2)
+    own_hit = bool(again.headers.get("x-litellm-cache-key"))
+    statuses = [opening.status, other.status_code, again.status_code]
+    ok = statuses == [200, 200, 200] and not crossed and own_hit
+    return Outcome(id="CA-4", passed=ok, measured={"cross_team_hit": crossed, "same_team_hit": own_hit},
+                   threshold={"cross_team_hit": False, "same_team_hit": True},
+                   detail=f"HTTP {statuses}" if statuses != [200, 200, 200] else
+                   (f"{teams[1]} was answered from {teams[0]}'s cache entry" if crossed else
+                    f"{teams[1]} got its own answer; {teams[0]} hit its own entry" if own_hit else
+                    "no cache hit even for the same team: the isolation result says nothing"),
+                   evidence={"upstream_calls": None if upstream is None else len(upstream), "teams": list(teams)})

@@ -1,4 +1,4 @@
-"""Cache (CA-1..CA-3), cost audit (COST-1), trace completeness (OBS-4), credentials and secrets (SEC-1, OBS-5,
+"""Cache (CA-1..CA-4), cost audit (COST-1), trace completeness (OBS-4), credentials and secrets (SEC-1, OBS-5,
 SEC-2).
 
 The secrets checks run last in the file, after the other checks have written traces and logs.
@@ -13,7 +13,8 @@ from harness.results import Outcome
 from harness.stack import Stack
 
 Record = Callable[[Outcome], Outcome]
-CHECKS = {"CA-1": cache.exact_hit, "CA-2": cache.semantic_hits, "CA-3": cache.ttl, "COST-1": audit.cost_audit,
+CHECKS = {"CA-1": cache.exact_hit, "CA-2": cache.semantic_hits, "CA-3": cache.ttl,
+          "CA-4": cache.team_isolation, "COST-1": audit.cost_audit,
           "OBS-4": observability.traces_complete, "SEC-1": security.default_credentials,
           "OBS-5": security.secrets_in_traces,
           "SEC-2": security.secrets_in_artifacts}

@@ -46,9 +46,15 @@ def leaky_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def default_key_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The reference stack, but on the master key LiteLLM's docs use in every example."""
+    """The reference stack on the master key LiteLLM's docs use in every example, without the team
+    cache namespaces."""
     tmp = tmp_path_factory.mktemp("default-key")
-    provider = LocalProvider(Target.embedded(), tmp / "run", postgres=False, master_key="sk-1234")
+
+    def shared_cache(config: dict[str, Any]) -> None:
+        config["litellm_settings"]["callbacks"] = ["escalation.handler"]
+
+    target = Target.embedded().model_copy(update={"litellm_config": reference_config(tmp, shared_cache)})
+    provider = LocalProvider(target, tmp / "run", postgres=False, master_key="sk-1234")
     try:
         yield provider.start()
     finally:
@@ -150,10 +156,17 @@ def test_sec1_fails_on_the_documented_example_master_key(default_key_stack: Stac
     assert "UI login admin/******* (HTTP 400)" in outcome.detail and outcome.measured == 2
 
 
+def test_ca4_fails_when_teams_share_the_cache(default_key_stack: Stack) -> None:
+    outcome = cache.team_isolation(default_key_stack)
+    assert not outcome.passed and outcome.measured["cross_team_hit"]
+    assert "analytics was answered from background's cache entry" in outcome.detail
+
+
 def test_the_reference_stack_passes_them_all(stack: Stack) -> None:
     for check in (models.all_models_valid, models.traces_per_model, models.cost_ordering, models.cheap_model_caps,
                   models.long_context_whole, models.escalation, quotas.rpm_limit, quotas.tpm_limit,
-                  quotas.isolation, quotas.model_scope, cache.exact_hit, cache.ttl, audit.cost_audit,
+                  quotas.isolation, quotas.model_scope, cache.exact_hit, cache.ttl, cache.team_isolation,
+                  audit.cost_audit,
                   observability.traces_complete, security.default_credentials, security.secrets_in_traces,
                   security.secrets_in_artifacts):
         outcome = check(stack)
