@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from harness._http import App, serve
+from harness.mockllm import MockControl
 from harness.providers.local import LocalProvider
 from harness.stack import Stack
 from harness.target import REFERENCE_CONFIG, Target
@@ -57,6 +58,16 @@ def start_stack(tmp: Path, target: Target) -> Iterator[Stack]:
         yield provider.start()
     finally:
         provider.stop()
+
+
+@pytest.fixture
+def mock(stack: Stack) -> Iterator[MockControl]:
+    """The healthy stack's provider control, reset after the test so faults never leak into the next."""
+    control = stack.mock()
+    assert control is not None
+    yield control
+    control.reset()
+    control.close()
 
 
 @pytest.fixture(scope="session")

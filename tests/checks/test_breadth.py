@@ -61,15 +61,6 @@ def default_key_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         provider.stop()
 
 
-@pytest.fixture
-def mock(stack: Stack) -> Iterator[MockControl]:
-    control = stack.mock()
-    assert control is not None
-    yield control
-    control.reset()
-    control.close()
-
-
 def test_mod1_fails_when_a_model_is_rate_limited(stack: Stack, mock: MockControl) -> None:
     mock.set("gpt-4o", status=429, retry_after_s=1)
     outcome = models.all_models_valid(stack)

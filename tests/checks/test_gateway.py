@@ -34,15 +34,6 @@ def stock_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from start_stack(tmp, target)
 
 
-@pytest.fixture
-def mock(stack: Stack) -> Iterator[MockControl]:
-    control = stack.mock()
-    assert control is not None
-    yield control
-    control.reset()
-    control.close()
-
-
 def test_all_gateway_checks_pass_on_the_reference_stack(stack: Stack) -> None:
     for check in (gateway.gateway_ready, gateway.model_catalogue, gateway.each_model_answers,
                   gateway.auth_enforced, gateway.openai_sdk_dropin):
