@@ -37,10 +37,24 @@ def reap(groups: dict[int, int], grace_s: float = 5.0) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the harness; the reaper waits for the pipe
+    signal.signal(signal.SIGTERM, _stop)  # a reaper told to stop still ends what it guards first
     groups: dict[int, int] = {}
     dirs: list[str] = []
+    try:
+        _listen(groups, dirs)
+    finally:
+        reap(groups)
+        for path in dirs:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _listen(groups: dict[int, int], dirs: list[str]) -> None:
     for line in sys.stdin:
         command = line.strip()
         if command.startswith("+"):
@@ -51,10 +65,7 @@ def main() -> None:
         elif command.startswith("dir "):
             dirs.append(command[4:])
         elif command.startswith("undir "):
-            dirs = [d for d in dirs if d != command[6:]]
-    reap(groups)
-    for path in dirs:
-        shutil.rmtree(path, ignore_errors=True)
+            dirs[:] = [d for d in dirs if d != command[6:]]
 
 
 if __name__ == "__main__":

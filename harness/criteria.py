@@ -63,6 +63,7 @@ _ALL = [
     Criterion("CA-5", "002", "Redis cache down: the gateway keeps serving"),
     Criterion("QT-1", "002", "429 after exactly rpm requests, with rate-limit headers"),
     Criterion("QT-2", "002", "429 once a key's tokens per minute are spent"),
+    Criterion("QT-3", "002", "a key past its daily USD limit is refused with a budget error"),
     Criterion("QT-4", "beyond", "one key at its limit leaves the other keys unaffected"),
     Criterion("CA-1", "002", "exact cache hit under the limit, no upstream call", 0.1, "s", "<"),
     Criterion("CA-2", "002", "semantic cache: paraphrases hit, unrelated prompts do not", 0.30, "ratio", ">="),

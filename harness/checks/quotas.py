@@ -11,7 +11,7 @@ from harness.results import Outcome
 from harness.stack import Stack
 from harness.target import Team
 
-__all__ = ["MAX_BURST", "isolation", "model_scope", "rpm_limit", "tpm_limit"]
+__all__ = ["MAX_BURST", "daily_budget", "isolation", "model_scope", "rpm_limit", "tpm_limit"]
 
 MAX_BURST = 250
 _RATE_HEADERS = ("retry-after", "x-ratelimit-remaining-requests", "x-ratelimit-limit-requests",
@@ -99,6 +99,52 @@ def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
     return Outcome(id="QT-2", passed=ok, measured={"tokens_before_429": spent, "status": status},
                    threshold=f"a token-limit 429 with at most {team.tpm} tokens spent", unit="tokens",
                    detail=detail, evidence={"error": message})
+
+
+def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> Outcome:
+    """QT-3: calls of ~40 % of the key's daily USD limit each: once the limit is spent, a budget error.
+
+    Against the mock each call is made that expensive by its output length; against real providers
+    the target should point this at a key with a small limit.
+    """
+    team = _team(stack, team_name, "QT-3")
+    if isinstance(team, Outcome):
+        return team
+    if not team.daily_usd:
+        return Outcome(id="QT-3", passed=False, threshold="a daily USD limit",
+                       detail=f"key {team.alias or team.team} has no daily USD limit configured")
+    output_price = stack.target.plan.list_prices[model][1] / 1e6
+    mock = stack.mock()
+    deployment = next((m.deployment for m in stack.target.models if m.name == model), model) or model
+    tokens = int(0.4 * team.daily_usd / output_price) + 1
+    if mock is not None:
+        if tokens > 100_000:
+            return Outcome(id="QT-3", passed=False, detail=f"daily limit ${team.daily_usd} needs {tokens} output "
+                                                           "tokens per call; set quota_scale in the target")
+        mock.set(deployment.split("/", 1)[-1], output_tokens=tokens)
+    spent, last, status, message, calls = 0.0, 0.0, 200, "", 0
+    bound = min(6, (team.rpm or 7) - 1)  # stay under the key's rpm, so a 429 cannot stand in for the budget
+    try:
+        while status == 200 and calls < bound:
+            call = chat(stack, model, "budget probe", key=team.key.get_secret_value())
+            status, calls = call.status, calls + 1
+            if status == 200:
+                last = call.cost or 0.0
+                spent += last
+            else:
+                message = str(call.body.get("error", call.body))[:300]
+    finally:
+        if mock is not None:
+            mock.reset(deployment.split("/", 1)[-1])
+            mock.close()
+    budget_error = status in (400, 429) and "budget" in message.lower()
+    ok = budget_error and spent >= team.daily_usd and spent - last < team.daily_usd
+    return Outcome(id="QT-3", passed=ok, measured={"spent_usd": round(spent, 6), "status": status},
+                   threshold=f"a budget error once ${team.daily_usd} is spent", unit="USD",
+                   detail=f"budget error on call {calls} after ${spent:.4f} (limit ${team.daily_usd})" if budget_error
+                   else f"no budget error after ${spent:.4f} in {calls} calls (limit ${team.daily_usd}); "
+                        f"last status {status}",
+                   evidence={"error": message})
 
 
 def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("admin",)) -> Outcome:

@@ -213,7 +213,7 @@ class LocalProvider:
         if not template.exists():
             template = REFERENCE_CONFIG.parent / "teams.yaml"
         env = {f"{name}": f"sk-team-{secrets.token_hex(12)}" for name in
-               ("PROD_CUSTOMER_KEY", "PROD_CEO_KEY", "PROD_BACKGROUND_KEY", "ADMIN_KEY", "SCOPED_KEY")}
+               ("PROD_CUSTOMER_KEY", "PROD_CEO_KEY", "PROD_BACKGROUND_KEY", "ADMIN_KEY", "SCOPED_KEY", "QA_KEY")}
         scale = self.target.quota_scale
         teams = [team.model_copy(update={
             "rpm": max(1, round(team.rpm * scale)) if team.rpm else None,

@@ -2,20 +2,26 @@
 
 LiteLLM's own virtual keys need its Prisma database, which this stack does without; and without
 it LiteLLM answers a missing key with 500 and a wrong one with 400. This hook answers 401, hands
-each team key's limits (rpm, tpm) to LiteLLM's rate limiter, and refuses a model outside a key's
-`models` list with 403. Keys come from the file named by HARNESS_TEAM_KEYS.
+each team key's limits (rpm, tpm) to LiteLLM's rate limiter, refuses a key past its daily USD limit
+(spend counted by budgets.py) and a model outside a key's `models` list with 403. Keys come from
+the file named by HARNESS_TEAM_KEYS.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
+
+# LiteLLM loads this file by path; its sibling budgets.py (the spend counter) is imported the same way
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import budgets
 
 
 def _team_keys() -> dict[str, dict[str, Any]]:
@@ -49,6 +55,13 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
         return UserAPIKeyAuth(api_key=api_key, user_role=LitellmUserRoles.PROXY_ADMIN)
     for key, team in _TEAMS.items():
         if hmac.compare_digest(api_key.encode(), key.encode()):
+            daily = team.get("daily_usd")
+            if daily:
+                spent = await budgets.spent_today(str(team.get("team")))
+                if spent >= float(daily):
+                    raise ProxyException(message=f"Budget has been exceeded: team {team.get('team')} spent "
+                                                 f"${spent:.4f} of its ${float(daily):.4f} for today",
+                                         type=ProxyErrorTypes.budget_exceeded, param="daily_usd", code=400)
             allowed = team.get("models") or []
             model = await _requested_model(request) if allowed else None
             if allowed and model is not None and model not in allowed:

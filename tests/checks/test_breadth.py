@@ -47,7 +47,7 @@ def leaky_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def default_key_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The reference stack on the master key LiteLLM's docs use in every example, without the team
-    cache namespaces."""
+    cache namespaces and without the daily spend counter."""
     tmp = tmp_path_factory.mktemp("default-key")
 
     def shared_cache(config: dict[str, Any]) -> None:
@@ -147,6 +147,13 @@ def test_sec1_fails_on_the_documented_example_master_key(default_key_stack: Stac
     assert "UI login admin/******* (HTTP 400)" in outcome.detail and outcome.measured == 2
 
 
+def test_qt3_fails_when_spend_is_not_counted(default_key_stack: Stack) -> None:
+    """Without the spend counter (budgets.py) a key runs past its daily limit."""
+    outcome = quotas.daily_budget(default_key_stack)
+    assert not outcome.passed and outcome.measured["status"] == 200
+    assert outcome.measured["spent_usd"] > default_key_stack.target.team("qa").daily_usd
+
+
 def test_ca4_fails_when_teams_share_the_cache(default_key_stack: Stack) -> None:
     outcome = cache.team_isolation(default_key_stack)
     assert not outcome.passed and outcome.measured["cross_team_hit"]
@@ -155,7 +162,7 @@ def test_ca4_fails_when_teams_share_the_cache(default_key_stack: Stack) -> None:
 
 def test_the_reference_stack_passes_them_all(stack: Stack) -> None:
     for check in (models.all_models_valid, models.traces_per_model, models.cost_ordering, models.cheap_model_caps,
-                  models.long_context_whole, models.escalation, quotas.rpm_limit, quotas.tpm_limit,
+                  models.long_context_whole, models.escalation, quotas.rpm_limit, quotas.tpm_limit, quotas.daily_budget,
                   quotas.isolation, quotas.model_scope, cache.exact_hit, cache.ttl, cache.team_isolation,
                   audit.cost_audit,
                   observability.traces_complete, security.default_credentials, security.secrets_in_traces,
