@@ -24,8 +24,9 @@ from harness.target import REPO, Target, TargetError, load_target
 
 app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan's success criteria.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+# CI logs are not terminals: give tables room instead of folding every cell at 80 columns
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 STATE_DIR = Path(os.environ.get("HARNESS_STATE_DIR", REPO / "reports" / ".stack"))
 TargetOption = Annotated[Path | None, typer.Option("--target", "-t", help="target file; default: embedded stack")]
@@ -200,13 +201,13 @@ def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
 def _print_verdict(path: Path) -> None:
     data = json.loads(path.read_text())
     table = Table(title=f"{data['suite']} · {data['target']} · provider {data['provider']}", show_header=True)
-    for column in ("status", "ID", "criterion", "measured", "threshold"):
+    for column in ("status", "ID", "case", "criterion", "measured", "threshold"):
         table.add_column(column, overflow="fold")
     colours = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "magenta"}
     for rec in data["records"]:
         measured = f"{rec['measured']} {rec['unit']}".strip() if rec["measured"] is not None else "-"
-        table.add_row(f"[{colours[rec['status']]}]{rec['status']}[/]", rec["id"], rec["title"], measured[:60],
-                      str(rec["threshold"])[:40])
+        table.add_row(f"[{colours[rec['status']]}]{rec['status']}[/]", rec["id"], rec.get("case", ""),
+                      rec["title"], measured[:60], str(rec["threshold"])[:40])
     console.print(table)
     for rec in data["records"]:
         if rec["status"] != "PASS":

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.keys import KeyProvisioningError, provision, revoke
 from harness.providers import MissingDependency, provider_for
 from harness.results import NotApplicable, Outcome, Record, RunResults, Status, new_run_dir
 from harness.stack import Stack
-from harness.target import Target, TargetError, load_target
+from harness.target import Target, TargetError, Team, load_target
 
 _OUTCOMES = pytest.StashKey[list[Outcome]]()
 _RECORDED = pytest.StashKey[bool]()
@@ -95,12 +96,23 @@ def stack(target: Target, pytestconfig: pytest.Config) -> Iterator[Stack]:
         pytest.exit(f"cannot start the stack: {exc}", returncode=3)
     except RuntimeError as exc:
         pytest.exit(f"stack failed to start: {exc}", returncode=3)
+    minted: list[Team] = []
+    try:
+        if target.team_keys == "virtual" and target.teams:
+            minted = provision(live, target.teams)
+            live.target = live.target.model_copy(update={"teams": minted})
+    except KeyProvisioningError as exc:
+        provider.stop()
+        pytest.exit(f"cannot mint the team keys: {exc}", returncode=3)
     run.stack = live
     results.target, results.provider = target.name, live.provider
-    results.standins, results.versions = live.standins, live.versions
+    results.standins = live.standins
+    results.versions = {**live.versions, "team_keys": "virtual keys via /key/generate" if minted
+                        else "keys given to the gateway (custom_auth keys file on the embedded stack)"}
     try:
         yield live
     finally:
+        revoke(live, minted)
         provider.stop()
 
 

@@ -51,15 +51,20 @@ class Team(_Model):
 
     team: str
     alias: str = ""
-    key: SecretStr
+    key: SecretStr | None = Field(None, description="absent when the harness mints it (team_keys: virtual)")
     rpm: int | None = None
     tpm: int | None = None
     daily_usd: float | None = None
     models: list[str] = Field(default_factory=list, description="models the key may call; empty = all")
 
+    def secret(self) -> str:
+        if self.key is None:
+            raise KeyError(f"team {self.team} has no key; give it one, or set team_keys: virtual to mint one")
+        return self.key.get_secret_value()
+
     def entry(self) -> dict[str, Any]:
         """This team as a keys-file entry, with the key in clear (for files written with mode 0600)."""
-        return {**self.model_dump(exclude={"key"}), "key": self.key.get_secret_value()}
+        return {**self.model_dump(exclude={"key"}), "key": self.secret()}
 
 
 class PlanModels(_Model):
@@ -99,6 +104,8 @@ class Target(_Model):
     semantic_cache: bool = Field(False, description="the gateway has a semantic cache (else read from its config)")
     cache_isolation: bool = Field(False, description="the gateway keeps each team's cache entries apart (CA-4)")
     teams: list[Team] = Field(default_factory=list)
+    team_keys: Literal["file", "virtual"] = Field(
+        "file", description="file: the keys are given (custom_auth keys file); virtual: minted via /key/generate")
     plan: PlanModels = Field(default_factory=lambda: PlanModels())
     quota_scale: float = Field(1.0, gt=0, le=1, description="embedded stack: team limits scaled for short runs")
     thresholds: dict[str, float] = Field(default_factory=dict)

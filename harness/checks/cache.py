@@ -167,7 +167,7 @@ def team_isolation(stack: Stack, teams: tuple[str, str] | None = None) -> Outcom
     if not stack.target.cache_isolation:
         raise NotApplicable("the target does not declare per-team cache isolation (cache_isolation: true)")
     teams = teams or _pair(stack)
-    first, second = (stack.target.team(name).key.get_secret_value() for name in teams)
+    first, second = (stack.target.team(name).secret() for name in teams)
     model = stack.target.plan.cheap_model
     mock = stack.mock()
     since = mock.last_seq() if mock else 0

@@ -28,7 +28,7 @@ def _team(stack: Stack, name: str, ident: str) -> Team | Outcome:
 def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[Call]:
     calls = []
     for _ in range(count):
-        call = chat(stack, stack.target.plan.cheap_model, content, key=team.key.get_secret_value())
+        call = chat(stack, stack.target.plan.cheap_model, content, key=team.secret())
         calls.append(call)
         if call.status == 429:
             break
@@ -82,7 +82,7 @@ def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
                                                        "set quota_scale in the target")
     spent, last, calls, message, status = 0, 0, 0, "", 200
     while status == 200 and calls < 4:
-        call = chat(stack, stack.target.plan.cheap_model, "tokens " * words, key=team.key.get_secret_value(),
+        call = chat(stack, stack.target.plan.cheap_model, "tokens " * words, key=team.secret(),
                     max_tokens=32)
         status, calls = call.status, calls + 1
         if status == 200:
@@ -126,7 +126,7 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
     bound = min(6, (team.rpm or 7) - 1)  # stay under the key's rpm, so a 429 cannot stand in for the budget
     try:
         while status == 200 and calls < bound:
-            call = chat(stack, model, "budget probe", key=team.key.get_secret_value())
+            call = chat(stack, model, "budget probe", key=team.secret())
             status, calls = call.status, calls + 1
             if status == 200:
                 last = call.cost or 0.0
@@ -157,7 +157,7 @@ def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("
     calls = _burst(stack, team, team.rpm + 1)
     limited = calls[-1].status == 429
     after = {name: chat(stack, stack.target.plan.cheap_model, "still there?",
-                        key=stack.target.team(name).key.get_secret_value()).status for name in others}
+                        key=stack.target.team(name).secret()).status for name in others}
     ok = limited and all(code == 200 for code in after.values())
     return Outcome(id="QT-4", passed=ok, measured={exhausted: calls[-1].status, **after},
                    threshold={exhausted: 429, **dict.fromkeys(others, 200)},
@@ -173,7 +173,7 @@ def model_scope(stack: Stack) -> Outcome:
     outside = next((m.name for m in stack.target.chat_models() if m.name not in scoped.models), None)
     if outside is None:
         return Outcome(id="SEC-3", passed=False, detail=f"key {scoped.team} may call every model")
-    key = scoped.key.get_secret_value()
+    key = scoped.secret()
     refused = chat(stack, outside, key=key)
     allowed = chat(stack, scoped.models[0], key=key)
     ok = refused.status in (401, 403) and allowed.status == 200

@@ -33,7 +33,8 @@ def secrets_of(stack: Stack) -> dict[str, str]:
     for index, key in enumerate(stack.extra.get("provider_keys", [])):
         found[f"provider key {index + 1}"] = key
     for team in stack.target.teams:
-        found[f"team key {team.team}"] = team.key.get_secret_value()
+        if team.key is not None:
+            found[f"team key {team.team}"] = team.secret()
     if stack.target.langfuse is not None:
         found["langfuse secret key"] = stack.target.langfuse.secret_key.get_secret_value()
     return {name: value for name, value in found.items() if len(value) >= 8}
