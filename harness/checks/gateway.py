@@ -6,7 +6,6 @@ run the same function against a stack broken on purpose.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -14,6 +13,7 @@ import httpx
 import openai
 
 from harness._proc import wait_until
+from harness.checks._calls import chat
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -22,14 +22,6 @@ __all__ = ["auth_enforced", "each_model_answers", "gateway_ready", "model_catalo
 
 def _nonce() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def _ask(stack: Stack, model: str, content: str, **extra: Any) -> tuple[httpx.Response, float]:
-    started = time.monotonic()
-    with stack.gateway() as client:
-        response = client.post("/v1/chat/completions",
-                               json={"model": model, "messages": [{"role": "user", "content": content}], **extra})
-    return response, time.monotonic() - started
 
 
 def gateway_ready(stack: Stack) -> Outcome:
@@ -97,17 +89,17 @@ def each_model_answers(stack: Stack) -> Outcome:
     results: dict[str, str] = {}
     evidence: dict[str, Any] = {}
     for model in stack.target.chat_models():
-        response, seconds = _ask(stack, model.name, f"Smoke test {_nonce()}: say hello.")
-        problems = [] if response.status_code == 200 else [f"HTTP {response.status_code}: {response.text[:200]}"]
+        call = chat(stack, model.name, "Smoke test: say hello.")
+        problems = [] if call.status == 200 else [f"HTTP {call.status}: {str(call.body)[:200]}"]
         if not problems:
-            problems = _body_problems(response.json())
-            fallbacks = response.headers.get("x-litellm-attempted-fallbacks", "0")
+            problems = _body_problems(call.body)
+            fallbacks = call.headers.get("x-litellm-attempted-fallbacks", "0")
             if fallbacks not in ("0", ""):
-                served = response.headers.get("x-litellm-model-group") or response.headers.get("x-litellm-model-name")
+                served = call.headers.get("x-litellm-model-group") or call.headers.get("x-litellm-model-name")
                 problems.append(f"served by fallback ({fallbacks} attempted, answered by {served})")
         results[model.name] = "; ".join(problems) or "ok"
-        evidence[model.name] = {"status": response.status_code, "seconds": round(seconds, 3),
-                                "served_by": response.headers.get("x-litellm-model-name")}
+        evidence[model.name] = {"status": call.status, "seconds": round(call.seconds, 3),
+                                "served_by": call.headers.get("x-litellm-model-name")}
     failed = {m: why for m, why in results.items() if why != "ok"}
     return Outcome(id="GW-3", passed=bool(results) and not failed,
                    measured=f"{len(results) - len(failed)}/{len(results)} models answered",

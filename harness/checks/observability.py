@@ -12,24 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from harness.checks._calls import chat
+from harness.checks._calls import Call, chat
 from harness.results import Outcome
 from harness.stack import Stack
 
 __all__ = ["session_propagated", "trace_appears", "trace_content", "traces_complete"]
 
 
-def _call(stack: Stack, model: str, metadata: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], float, float]:
-    """One chat call; returns body, headers, its start (monotonic) and its duration in seconds."""
-    content = f"Observability check {uuid.uuid4().hex[:12]}: one sentence on tracing."
-    started = time.monotonic()
-    with stack.gateway() as client:
-        response = client.post("/v1/chat/completions", json={
-            "model": model, "messages": [{"role": "user", "content": content}], "metadata": metadata,
-            "cache": {"no-cache": True}})
-    seconds = time.monotonic() - started
-    response.raise_for_status()
-    return response.json(), dict(response.headers), started, seconds
+def _call(stack: Stack, model: str, metadata: dict[str, Any]) -> Call:
+    """One uncached chat call that must succeed: a trace check has nothing to read after an error."""
+    call = chat(stack, model, "One sentence on tracing.", metadata=metadata)
+    if call.status != 200:
+        raise RuntimeError(f"{model} answered HTTP {call.status}: {str(call.body)[:200]}")
+    return call
 
 
 def _no_langfuse(ident: str) -> Outcome:
@@ -44,10 +39,10 @@ def trace_appears(stack: Stack) -> Outcome:
     limit = stack.target.threshold("OBS-1")
     trace_id = f"harness-obs1-{uuid.uuid4().hex}"
     model = stack.target.chat_models()[0].name
-    _, headers, started, _ = _call(stack, model, {"trace_id": trace_id})
-    wait = langfuse.wait_for_trace(trace_id, limit, since=started)
+    call = _call(stack, model, {"trace_id": trace_id})
+    wait = langfuse.wait_for_trace(trace_id, limit, since=call.started)
     langfuse.close()
-    evidence = {"trace_id": trace_id, "polls": wait.polls, "call_id": headers.get("x-litellm-call-id")}
+    evidence = {"trace_id": trace_id, "polls": wait.polls, "call_id": call.headers.get("x-litellm-call-id")}
     if wait.trace is None:
         return Outcome(id="OBS-1", passed=False, measured=None, threshold=limit, unit="s",
                        detail=f"trace {trace_id} not visible within {limit:g} s", evidence=evidence)
@@ -97,8 +92,9 @@ def trace_content(stack: Stack) -> Outcome:
     for model in stack.target.chat_models():
         trace_id = f"harness-obs2-{uuid.uuid4().hex}"
         with _realistic_latency(stack, model.deployment, 2000.0):
-            body, _, started, seconds = _call(stack, model.name, {"trace_id": trace_id})
-        wait = langfuse.wait_for_trace(trace_id, deadline, since=started)
+            call = _call(stack, model.name, {"trace_id": trace_id})
+        body, seconds = call.body, call.seconds
+        wait = langfuse.wait_for_trace(trace_id, deadline, since=call.started)
         if wait.trace is None:
             problems.append(f"{model.name}: no trace within {deadline:g} s")
             continue
@@ -146,15 +142,15 @@ def session_propagated(stack: Stack) -> Outcome:
     deadline = stack.target.threshold("OBS-1")
     session = f"harness-session-{uuid.uuid4().hex[:16]}"
     model = stack.target.chat_models()[0].name
-    _, headers, started, _ = _call(stack, model, {"session_id": session})
+    call = _call(stack, model, {"session_id": session})
     found: list[dict[str, Any]] = []
-    while time.monotonic() - started < deadline:
+    while time.monotonic() - call.started < deadline:
         found = langfuse.traces(sessionId=session)
         if found:
             break
         time.sleep(0.25)
     langfuse.close()
-    evidence = {"session_id": session, "call_id": headers.get("x-litellm-call-id"),
+    evidence = {"session_id": session, "call_id": call.headers.get("x-litellm-call-id"),
                 "trace_ids": [t["id"] for t in found]}
     if not found:
         return Outcome(id="OBS-3", passed=False, measured=None, threshold=session,

@@ -18,11 +18,16 @@ _RATE_HEADERS = ("retry-after", "x-ratelimit-remaining-requests", "x-ratelimit-l
                  "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens")
 
 
-def _team(stack: Stack, name: str, ident: str) -> Team | Outcome:
+def _team(stack: Stack, name: str, ident: str, limit: str | None = None, label: str = "") -> Team | Outcome:
+    """The team, or a FAIL outcome saying it is missing or lacks the limit (`rpm`, `tpm` ...) to check."""
     try:
-        return stack.target.team(name)
+        team = stack.target.team(name)
     except KeyError as exc:
         return Outcome(id=ident, passed=False, detail=f"{exc.args[0]}; list the team keys under teams: in the target")
+    if limit is not None and not getattr(team, limit):
+        return Outcome(id=ident, passed=False, threshold=f"a {label} limit",
+                       detail=f"key {team.alias or team.team} has no {label} limit configured")
+    return team
 
 
 def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[Call]:
@@ -37,13 +42,10 @@ def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[
 
 def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
     """QT-1: a burst above the key's rpm: the first rpm calls pass, call rpm+1 gets 429 with rate headers."""
-    team = _team(stack, team_name, "QT-1")
+    team = _team(stack, team_name, "QT-1", "rpm", "rpm")
     if isinstance(team, Outcome):
         return team
-    if not team.rpm:
-        return Outcome(id="QT-1", passed=False, measured=None, threshold="an rpm limit",
-                       detail=f"key {team.alias or team.team} has no rpm limit configured")
-    if team.rpm >= MAX_BURST:
+    if team.rpm is None or team.rpm >= MAX_BURST:  # None was ruled out by _team
         return Outcome(id="QT-1", passed=False, detail=f"rpm {team.rpm} is above the burst bound {MAX_BURST}; "
                                                        "set quota_scale in the target")
     calls = _burst(stack, team, team.rpm + 1)
@@ -67,12 +69,9 @@ def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
     sent, and its estimate can run well above the provider's count; so the contract checked is: a
     token-limit 429 within 160 % of the limit, and never more than the limit actually spent.
     """
-    team = _team(stack, team_name, "QT-2")
+    team = _team(stack, team_name, "QT-2", "tpm", "tpm")
     if isinstance(team, Outcome):
-        return team
-    if not team.tpm:
-        return Outcome(id="QT-2", passed=False, threshold="a tpm limit",
-                       detail=f"key {team.alias or team.team} has no tpm limit configured")
+        return team  # missing, or without the limit this check needs
     if team.rpm is not None and team.rpm < 4:
         return Outcome(id="QT-2", passed=False, detail=f"key {team.team} allows {team.rpm} rpm: too few calls to "
                                                        "tell its token limit from its request limit")
@@ -107,12 +106,9 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
     Against the mock each call is made that expensive by its output length; against real providers
     the target should point this at a key with a small limit.
     """
-    team = _team(stack, team_name, "QT-3")
+    team = _team(stack, team_name, "QT-3", "daily_usd", "daily USD")
     if isinstance(team, Outcome):
-        return team
-    if not team.daily_usd:
-        return Outcome(id="QT-3", passed=False, threshold="a daily USD limit",
-                       detail=f"key {team.alias or team.team} has no daily USD limit configured")
+        return team  # missing, or without the limit this check needs
     output_price = stack.target.plan.list_prices[model][1] / 1e6
     mock = stack.mock()
     deployment = next((m.deployment for m in stack.target.models if m.name == model), model) or model
