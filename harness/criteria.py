@@ -65,6 +65,9 @@ _ALL = [
     Criterion("QT-2", "002", "429 once a key's tokens per minute are spent"),
     Criterion("QT-3", "002", "a key past its daily USD limit is refused with a budget error"),
     Criterion("QT-4", "beyond", "one key at its limit leaves the other keys unaffected"),
+    # the VPS plan's budget controls; alerts there must fire "within 5 minutes" (slice 11)
+    Criterion("BUD-1", "000 budget", "proxy monthly budget: one alert at the warning level, LLM calls refused at "
+                                     "the cap and not before", 300.0, "s", "<="),
     Criterion("CA-1", "002", "exact cache hit under the limit, no upstream call", 0.1, "s", "<"),
     Criterion("CA-2", "002", "semantic cache: paraphrases hit, unrelated prompts do not", 0.30, "ratio", ">="),
     Criterion("CA-4", "beyond", "where isolation is configured, no team is answered from another team's cache"),

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from harness.alerts import AlertSink
 from harness.faults import Proxy, Toxiproxy
 from harness.langfuse.client import LangfuseClient
 from harness.mockllm.client import MockControl
@@ -53,6 +54,10 @@ class Stack:
     def mock(self) -> MockControl | None:
         return MockControl(self.mock_url) if self.mock_url else None
 
+    def alerts(self) -> AlertSink | None:
+        """The notification sink the stack's alerts post to, where it has one."""
+        return AlertSink(self.target.alerts_url) if self.target.alerts_url else None
+
     def langfuse(self) -> LangfuseClient | None:
         lf = self.target.langfuse
         if lf is None:
@@ -66,6 +71,7 @@ class Stack:
                                            "master_key": self.master_key.get_secret_value()
                                            if self.master_key else None},
                                "mock_url": self.mock_url, "toxiproxy_url": self.toxiproxy_url,
+                               "alerts_url": self.target.alerts_url,
                                "standins": self.standins,
                                "models": [m.model_dump(exclude_none=True) for m in self.target.models],
                                "fallbacks": self.target.fallbacks}
@@ -75,6 +81,8 @@ class Stack:
                                "secret_key": lf.secret_key.get_secret_value(), "standin": lf.standin}
         if self.target.teams:
             doc["teams"] = [team.entry() for team in self.target.teams]
+        if self.target.budget:
+            doc["budget"] = self.target.budget.model_dump(exclude_none=True)
         for name in ("redis_url", "postgres_url"):
             value = getattr(self.target, name)
             if value is not None:

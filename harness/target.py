@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from harness.criteria import criterion
 
-__all__ = ["Endpoint", "LangfuseTarget", "ModelSpec", "Target", "TargetError", "Team", "load_target",
-           "read_litellm_config", "read_teams"]
+__all__ = ["Endpoint", "LangfuseTarget", "ModelSpec", "ProxyBudget", "Target", "TargetError", "Team",
+           "load_target", "read_budget", "read_litellm_config", "read_teams"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 REPO = Path(__file__).resolve().parent.parent
@@ -67,6 +67,17 @@ class Team(_Model):
         return {**self.model_dump(exclude={"key"}), "key": self.secret()}
 
 
+class ProxyBudget(_Model):
+    """The proxy-wide monthly budget (the VPS plan: max_budget $50/month, alert when > $40)."""
+
+    monthly_usd: float = Field(gt=0, description="cap: LLM calls are refused once this month's spend reaches it")
+    warning_usd: float | None = Field(None, gt=0, description="spend at which one warning notification is sent")
+
+    def scaled(self, factor: float) -> ProxyBudget:
+        return ProxyBudget(monthly_usd=round(self.monthly_usd * factor, 4),
+                           warning_usd=round(self.warning_usd * factor, 4) if self.warning_usd else None)
+
+
 class PlanModels(_Model):
     """Which models play which part in the plans' checks (MOD-3, MOD-4, MOD-5, ESC-1, COST-1)."""
 
@@ -104,6 +115,8 @@ class Target(_Model):
     semantic_cache: bool = Field(False, description="the gateway has a semantic cache (else read from its config)")
     cache_isolation: bool = Field(False, description="the gateway keeps each team's cache entries apart (CA-4)")
     teams: list[Team] = Field(default_factory=list)
+    budget: ProxyBudget | None = Field(None, description="proxy-wide monthly budget (BUD-1); local: from teams.yaml")
+    alerts_url: str | None = Field(None, description="notification sink the stack's alerts post to (BUD-1, AL-*)")
     team_keys: Literal["file", "virtual"] = Field(
         "file", description="file: the keys are given (custom_auth keys file); virtual: minted via /key/generate")
     plan: PlanModels = Field(default_factory=lambda: PlanModels())
@@ -175,6 +188,17 @@ def read_teams(path: Path, env: dict[str, str] | None = None) -> list[Team]:
     data = _substitute(_read_yaml(path), "", path, {**os.environ, **(env or {})})
     try:
         return [Team.model_validate(entry) for entry in data.get("keys") or []]
+    except ValidationError as exc:
+        raise _explain(exc, path) from None
+
+
+def read_budget(path: Path) -> ProxyBudget | None:
+    """The keys file's `proxy_budget:` (monthly_usd, warning_usd), or None when it sets none."""
+    data = _read_yaml(path).get("proxy_budget")
+    if data is None:
+        return None
+    try:
+        return ProxyBudget.model_validate(data)
     except ValidationError as exc:
         raise _explain(exc, path) from None
 

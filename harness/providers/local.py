@@ -29,7 +29,17 @@ from pydantic import SecretStr
 from harness._proc import Service, StartupError, Supervisor, free_port
 from harness.faults import Toxiproxy
 from harness.stack import Stack
-from harness.target import REFERENCE_CONFIG, REPO, Endpoint, LangfuseTarget, Target, Team, read_teams
+from harness.target import (
+    REFERENCE_CONFIG,
+    REPO,
+    Endpoint,
+    LangfuseTarget,
+    ProxyBudget,
+    Target,
+    Team,
+    read_budget,
+    read_teams,
+)
 
 __all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin"]
 
@@ -139,11 +149,12 @@ class LocalProvider:
             keys["master"] = self._master_key
         lf_public, lf_secret = f"pk-lf-{secrets.token_hex(8)}", f"sk-lf-{secrets.token_hex(16)}"
         ports = {"mock": self.tmp / "mock.port", "langfuse": self.tmp / "langfuse.port",
-                 "faults": self.tmp / "faults.port"}
+                 "faults": self.tmp / "faults.port", "alerts": self.tmp / "alerts.port"}
         mock = sup.start("mockllm", [py, "-m", "harness.mockllm", "--port-file", str(ports["mock"])], cwd=REPO)
         langfuse = sup.start("langfuse", [py, "-m", "harness.langfuse", "--port-file", str(ports["langfuse"])],
                              env={"LANGFUSE_PUBLIC_KEY": lf_public, "LANGFUSE_SECRET_KEY": lf_secret}, cwd=REPO)
         faults = self._start_faults(sup, ports["faults"])
+        alerts = sup.start("alerts", [py, "-m", "harness.alerts", "--port-file", str(ports["alerts"])], cwd=REPO)
         redis_port = free_port()
         redis = sup.start("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", str(self.tmp)])
@@ -152,6 +163,8 @@ class LocalProvider:
             sup.ready(mock, ports["mock"].exists, 15)
             sup.ready(langfuse, ports["langfuse"].exists, 15)
             sup.ready(redis, lambda: _redis_ping(redis_port), 15)
+            sup.ready(alerts, ports["alerts"].exists, 15)
+            alerts_url = f"http://127.0.0.1:{ports['alerts'].read_text()}"
             faults_url = self._faults_ready(sup, faults, ports["faults"])
             mock_port = int(ports["mock"].read_text())
             mock_url = f"http://127.0.0.1:{mock_port}"
@@ -162,10 +175,11 @@ class LocalProvider:
                 [{"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{port}"}
                  for name, port in (("openai", mock_port), ("anthropic", mock_port), ("gemini", mock_port),
                                     ("redis", redis_port))])}
-            teams, teams_file = self._team_keys()
+            teams, budget, teams_file = self._team_keys()
             gateway_port = free_port()
             env = {
                 "HARNESS_TEAM_KEYS": str(teams_file),
+                "HARNESS_ALERT_WEBHOOK": f"{alerts_url}/hooks/budget",
                 "OPENAI_API_BASE": f"http://{proxies['openai'].address}/v1",
                 "ANTHROPIC_API_BASE": f"http://{proxies['anthropic'].address}",
                 "GEMINI_API_BASE": f"http://{proxies['gemini'].address}/v1beta",
@@ -191,6 +205,8 @@ class LocalProvider:
             "redis_url": SecretStr(f"redis://127.0.0.1:{redis_port}/0"),
             "postgres_url": SecretStr(postgres_url) if postgres_url else None,
             "teams": teams,
+            "budget": budget,
+            "alerts_url": alerts_url,
             "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
                          "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)"]
             + ([] if self._real_toxiproxy else ["fault proxy: harness Toxiproxy-compatible server (2.12 API)"]),
@@ -207,8 +223,8 @@ class LocalProvider:
                      extra={"startup_s": startup, "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]],
                             "langfuse_secret": lf_secret})
 
-    def _team_keys(self) -> tuple[list[Team], Path]:
-        """The reference teams with a fresh key each and limits scaled by the target, as a keys file."""
+    def _team_keys(self) -> tuple[list[Team], ProxyBudget | None, Path]:
+        """The reference teams with a fresh key each, limits and budget scaled by the target, as a keys file."""
         template = self.config.parent / "teams.yaml"
         if not template.exists():
             template = REFERENCE_CONFIG.parent / "teams.yaml"
@@ -220,10 +236,15 @@ class LocalProvider:
             "tpm": max(1, round(team.tpm * scale)) if team.tpm else None,
             "daily_usd": round(team.daily_usd * scale, 4) if team.daily_usd else None})
             for team in read_teams(template, env)]
+        budget = read_budget(template)
+        budget = budget.scaled(scale) if budget else None
+        document: dict[str, object] = {"keys": [team.entry() for team in teams]}
+        if budget:
+            document["proxy_budget"] = budget.model_dump(exclude_none=True)
         path = self.tmp / "teams.yaml"
         path.touch(mode=0o600)
-        path.write_text(yaml.safe_dump({"keys": [team.entry() for team in teams]}, sort_keys=False))
-        return teams, path
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return teams, budget, path
 
     @property
     def _real_toxiproxy(self) -> str | None:

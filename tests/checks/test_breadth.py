@@ -4,13 +4,16 @@ trace completeness, secrets): each FAILs on a stack broken the way real deployme
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.checks import audit, cache, models, observability, quotas, security
+from harness import alerts
+from harness._http import App
+from harness.checks import audit, budget, cache, models, observability, quotas, security
 from harness.mockllm import MockControl
 from harness.providers.local import LocalProvider
 from harness.stack import Stack
@@ -152,6 +155,21 @@ def test_qt3_fails_when_spend_is_not_counted(default_key_stack: Stack) -> None:
     outcome = quotas.daily_budget(default_key_stack)
     assert not outcome.passed and outcome.measured["status"] == 200
     assert outcome.measured["spent_usd"] > default_key_stack.target.team("qa").daily_usd
+
+
+def test_bud1_fails_when_proxy_spend_is_not_counted(default_key_stack: Stack) -> None:
+    """Without the spend counter nothing warns and nothing stops the proxy at its monthly cap."""
+    outcome = budget.proxy_budget(default_key_stack)
+    assert not outcome.passed and outcome.measured["status"] == 200 and outcome.measured["refused_at_usd"] is None
+    assert "no warning notification" in outcome.detail and "no refusal" in outcome.detail
+
+
+def test_bud1_fails_when_the_warning_never_arrives(stack: Stack, serve_app: Callable[[App], str]) -> None:
+    """The cap holds, but the warning goes to a sink nobody reads: the alert half alone FAILs the check."""
+    silent = replace(stack, target=stack.target.model_copy(update={"alerts_url": serve_app(alerts.create_app())}))
+    outcome = budget.proxy_budget(silent)
+    assert not outcome.passed and outcome.measured["status"] == 400
+    assert outcome.detail.startswith("no warning notification"), outcome.detail
 
 
 def test_ca4_fails_when_teams_share_the_cache(default_key_stack: Stack) -> None:
