@@ -31,6 +31,10 @@ class MockControl:
         path = "/_control/behaviour" if key is None else f"/_control/behaviour/{key}"
         self._http.delete(path).raise_for_status()
 
+    def pause(self, seconds: float) -> None:
+        """Stalls every answer for `seconds` (a provider that stops responding, then recovers)."""
+        self._http.post("/_control/pause", json={"seconds": seconds}).raise_for_status()
+
     def last_seq(self) -> int:
         return int(self._http.get("/_control/requests", params={"since": 1 << 62}).json()["last_seq"])
 

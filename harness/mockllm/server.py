@@ -44,6 +44,14 @@ def create_app(state: MockState | None = None) -> App:
         state.behaviours.reset()
         return json_response({})
 
+    @app.route("POST", "/_control/pause")
+    async def pause(request: Request) -> Response:
+        seconds = float((request.json() or {})["seconds"])
+        if not 0 <= seconds <= 600:
+            return json_response({"error": "seconds must be between 0 and 600"}, 422)
+        state.pause(seconds)
+        return json_response({"paused_s": seconds})
+
     @app.route("GET", "/_control/requests")
     async def requests(request: Request) -> Response:
         query = request.query

@@ -49,6 +49,16 @@ class MockState:
         self.rng = random.Random(seed)
         self.api_keys = api_keys or {}
         self._seq = 0
+        self._paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Holds every answer (already waiting or arriving) until `seconds` from now: a provider stall."""
+        self._paused_until = time.monotonic() + seconds
+
+    async def _hold(self) -> None:
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def begin(self, api: str, model: str, request: Request, prompt: str, extra_tokens: int, stream: bool,
               max_tokens: int | None) -> Call:
@@ -81,15 +91,19 @@ class MockState:
         """Non-streaming: wait latency plus generation time at tokens_per_s."""
         b = call.behaviour
         delay = b.delay_s(self.rng) + b.token_gap_s() * len(call.tokens())
+        call.entry["delay_ms"] = round(delay * 1000, 4)
         if delay:
             await asyncio.sleep(delay)
+        await self._hold()
 
     async def stream_tokens(self, call: Call, frame: Callable[[int, str], bytes]) -> AsyncIterator[bytes]:
         """Yields one framed chunk per token, honouring ttft, pace and a stream cut."""
         b = call.behaviour
         first = b.delay_s(self.rng, first_token=True)
+        call.entry["delay_ms"] = round(first * 1000, 4)
         if first:
             await asyncio.sleep(first)
+        await self._hold()
         gap = b.token_gap_s()
         for index, token in enumerate(call.tokens()):
             if b.stream_cut_after is not None and index >= b.stream_cut_after:

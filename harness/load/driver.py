@@ -1,0 +1,161 @@
+"""Runs a profile: starts the Locust runner (and its workers) as child processes, shows progress,
+samples the gateway's resources, and reads back every sample, also after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness._proc import Supervisor, free_port
+from harness.load.profiles import Profile
+from harness.load.resources import ResourceMonitor, ResourceSamples
+from harness.load.samples import Sample, Summary, read_samples, summarize
+
+__all__ = ["LoadRefused", "LoadRun", "LoadSpec", "check_host", "run_load"]
+
+REPO = Path(__file__).resolve().parent.parent.parent
+DEFAULT_PROMPTS = ("Summarise the plot of Hamlet in two sentences.", "What is 2+2?",
+                   "Write a haiku about load balancers.", "Explain TCP slow start to a new engineer.",
+                   "List three ways to cut cloud costs.")
+
+
+class LoadRefused(RuntimeError):
+    """The run would send load somewhere it must not (not loopback, not allow-listed)."""
+
+
+@dataclass
+class LoadSpec:
+    """What each simulated user sends. `key` is secret: it reaches the runner by environment only."""
+
+    url: str
+    key: str = field(repr=False)
+    models: Sequence[str]
+    prompts: Sequence[str] = DEFAULT_PROMPTS
+    path: str = "/v1/chat/completions"
+    stream_ratio: float = 0.5
+    max_tokens: int = 64
+    think_time_s: tuple[float, float] = (0.5, 1.5)
+    timeout_s: float = 60.0
+    max_requests: int = 200_000
+    max_concurrency: int = 256
+
+
+@dataclass
+class LoadRun:
+    profile: Profile
+    summary: Summary
+    resources: ResourceSamples
+    out_dir: Path
+    workers: int
+    interrupted: bool
+    samples: list[Sample]
+    stages: list[Summary] = field(default_factory=list)  # open loop: one summary per rate step
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"profile": asdict(self.profile), "workers": self.workers, "interrupted": self.interrupted,
+                "summary": self.summary.as_dict(), "stages": [s.as_dict() for s in self.stages],
+                "resources": {"pid": self.resources.pid, "restarts": self.resources.restarts,
+                              "peak_rss_mb": self.resources.peak_rss_mb,
+                              "peak_mem_percent": self.resources.peak_mem_percent,
+                              "mean_cpu_percent": self.resources.mean_cpu_percent,
+                              "series": self.resources.series}}
+
+
+def check_host(url: str, allow_hosts: Sequence[str] = ()) -> None:
+    """Load goes to loopback, or to a host the target names under load.allow_hosts; anything else is refused."""
+    host = urlsplit(url).hostname or ""
+    if host in allow_hosts or host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise LoadRefused(f"refusing to send load to {host}: not loopback; add it to load.allow_hosts in the target "
+                      "if this deployment is yours to load")
+
+
+def _spec_document(spec: LoadSpec, profile: Profile, lanes: int) -> dict[str, Any]:
+    doc = {k: v for k, v in asdict(spec).items() if k != "key"}
+    doc.update(arrival=profile.arrival, lanes=lanes, stages=[asdict(s) for s in profile.stages],
+               rates=[(s.until_s, s.rate) for s in profile.stages])
+    return doc
+
+
+def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 0, watch_pid: int | None = None,
+             allow_hosts: Sequence[str] = (), on_progress: Callable[[dict[str, Any]], None] | None = None) -> LoadRun:
+    """Runs `profile` against `spec.url`; returns every sample and their summary. Ctrl-C stops it cleanly."""
+    check_host(spec.url, allow_hosts)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lanes = max(1, workers) if profile.arrival != "closed" else 0
+    spec_file = out_dir / "spec.json"
+    spec_file.write_text(json.dumps(_spec_document(spec, profile, lanes), indent=2))
+    for name in ("samples.jsonl", "progress.jsonl"):
+        (out_dir / name).unlink(missing_ok=True)
+    env = {"HARNESS_LOAD_KEY": spec.key, "PYTHONPATH": str(REPO)}
+    base = [sys.executable, "-m", "harness.load.runner", "--spec", str(spec_file), "--out", str(out_dir)]
+    supervisor = Supervisor(out_dir)
+    interrupted = False
+    try:
+        with ResourceMonitor(watch_pid) as resources:
+            if workers:
+                port = free_port()
+                main = supervisor.start("load-master", [*base, "--master", str(workers), "--port", str(port)],
+                                        env=env, cwd=REPO, stop_signal=signal.SIGINT)
+                for index in range(workers):
+                    supervisor.start(f"load-worker-{index}", [*base, "--worker", "--port", str(port)], env=env,
+                                     cwd=REPO, stop_signal=signal.SIGINT)
+            else:
+                main = supervisor.start("load-runner", base, env=env, cwd=REPO, stop_signal=signal.SIGINT)
+            deadline = time.monotonic() + profile.duration_s + spec.timeout_s + 120
+            try:
+                _follow(main.process, out_dir / "progress.jsonl", deadline, on_progress)
+            except KeyboardInterrupt:
+                interrupted = True
+                os.killpg(main.pid, signal.SIGINT)  # the runner stops its users and writes what it has
+                # past this wait the supervisor kills it; the samples written so far are kept
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    main.process.wait(spec.timeout_s + 15)
+    finally:
+        supervisor.close()
+    if main.process.returncode not in (0, None) and not interrupted:
+        raise RuntimeError(f"the load runner exited with {main.process.returncode}; log {main.log}: {main.tail()}")
+    samples = read_samples(out_dir / "samples.jsonl")
+    stages = [summarize(s for s in samples if s.stage == i) for i in range(len(profile.stages))] \
+        if profile.arrival != "closed" and len(profile.stages) > 1 else []
+    return LoadRun(profile, summarize(samples), resources, out_dir, workers, interrupted, samples, stages)
+
+
+def _follow(process: Any, progress: Path, deadline: float,
+            on_progress: Callable[[dict[str, Any]], None] | None) -> None:
+    """Waits for the runner, handing each new progress line to `on_progress`."""
+    seen = 0
+    while True:
+        done = process.poll() is not None
+        if progress.exists():
+            lines = progress.read_text().splitlines()
+            for line in lines[seen:]:
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError:
+                    break
+                seen += 1
+                if on_progress:
+                    on_progress(item)
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the load runner overran its deadline")
+        time.sleep(0.5)
