@@ -198,6 +198,29 @@ def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
     _run_suite("chaos", target, reports, extra)
 
 
+@app.command()
+def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
+         profile: Annotated[str, typer.Option(help="steady, spike, sustained, ramp, sweep, open, a comma list, "
+                                                   "or all (the plan's three)")] = "steady",
+         duration_scale: Annotated[float, typer.Option(help="stage lengths times this; CI: 0.02")] = 1.0,
+         workers: Annotated[int, typer.Option(help="Locust workers (master/worker mode); 0 = one process")] = 0,
+         rate: Annotated[float, typer.Option(help="open profile: requests/s")] = 10.0,
+         arrival: Annotated[str, typer.Option(help="open/sweep: constant or poisson")] = "constant") -> None:
+    """Run load profiles against the stack (LD-1..LD-6) and print the verdict; exit 0 only on GO."""
+    from harness.load.plan import choose_profiles
+
+    if arrival not in ("constant", "poisson"):
+        raise _fail(f"--arrival {arrival}: use constant or poisson", 2)
+    if workers < 0:
+        raise _fail("--workers must be 0 or more", 2)
+    try:
+        choose_profiles(profile, duration_scale, rate, arrival)
+    except ValueError as exc:
+        raise _fail(f"{exc}; e.g. harness load --profile spike", 2) from None
+    _run_suite("load", target, reports, ["--profile", profile, "--duration-scale", str(duration_scale),
+                                         "--workers", str(workers), "--rate", str(rate), "--arrival", arrival])
+
+
 def _print_verdict(path: Path) -> None:
     data = json.loads(path.read_text())
     table = Table(title=f"{data['suite']} · {data['target']} · provider {data['provider']}", show_header=True)

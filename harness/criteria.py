@@ -77,7 +77,14 @@ _ALL = [
     Criterion("SEC-3", "beyond", "a key limited to some models cannot call another"),
     Criterion("COST-1", "beyond", "gateway-reported cost = provider usage x list price, per call", 0.01, "ratio",
               "within"),
+    Criterion("LD-1", "000 s12", "steady: 10 users for 5 min, success ratio", 0.99, "ratio", ">"),
+    Criterion("LD-2", "000 s12", "spike: 100 users for 1 min, success ratio", 0.95, "ratio", ">"),
+    Criterion("LD-3", "000 s12", "sustained: 50 users for 30 min, success ratio", 0.98, "ratio", ">"),
     Criterion("LD-4", "000 s12, 002", "P95 end-to-end latency", 3.0, "s", "<"),
+    Criterion("LD-5", "000 s12", "health under load: no 5xx, no gateway restart, machine memory below the limit",
+              90.0, "%", "<"),
+    Criterion("LD-6", "beyond", "latency the gateway adds (P50), measured from outside against the same provider",
+              50.0, "ms", "<=", extra=(("p95", 100.0),)),
 ]
 
 CATALOGUE: dict[str, Criterion] = {c.id: c for c in _ALL}

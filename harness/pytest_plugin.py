@@ -33,6 +33,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--run-dir", type=Path, default=None, help="write this run's results here")
     group.addoption("--quick", action="store_true", help="chaos: the CI-sized run (first chain, quick variants)")
     group.addoption("--scenario", default=None, help="chaos: only this scenario (or variant) name")
+    group.addoption("--profile", default="steady",
+                    help="load: steady, spike, sustained, ramp, sweep, open, or a comma list; all = the plan's three")
+    group.addoption("--duration-scale", type=float, default=1.0, help="load: stage lengths times this (CI: 0.02)")
+    group.addoption("--workers", type=int, default=0, help="load: Locust workers (master/worker mode); 0 = one process")
+    group.addoption("--rate", type=float, default=10.0, help="load: open profile's requests/s")
+    group.addoption("--arrival", default="constant", choices=["constant", "poisson"], help="load: open arrivals")
 
 
 class _Run:
@@ -114,6 +120,15 @@ def stack(target: Target, pytestconfig: pytest.Config) -> Iterator[Stack]:
     finally:
         revoke(live, minted)
         provider.stop()
+
+
+@pytest.fixture(scope="session")
+def run_dir(pytestconfig: pytest.Config) -> Path:
+    """This run's folder under reports/, where results.json and any run artefacts (load samples) go."""
+    run = pytestconfig.stash[_RUN]
+    run.ensure(_suite_name(pytestconfig))
+    assert run.dir is not None
+    return run.dir
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from harness.criteria import criterion
 
-__all__ = ["Endpoint", "LangfuseTarget", "ModelSpec", "ProxyBudget", "Target", "TargetError", "Team",
+__all__ = ["Endpoint", "LangfuseTarget", "LoadSettings", "ModelSpec", "ProxyBudget", "Target", "TargetError", "Team",
            "load_target", "read_budget", "read_litellm_config", "read_teams"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -78,6 +78,21 @@ class ProxyBudget(_Model):
                            warning_usd=round(self.warning_usd * factor, 4) if self.warning_usd else None)
 
 
+class LoadSettings(_Model):
+    """What `harness load` sends (LD-1..LD-6) and where it may send it."""
+
+    allow_hosts: list[str] = Field(default_factory=list, description="non-loopback hosts that may receive load")
+    keys: Literal["master", "teams"] = Field(
+        "master", description="master: gateway capacity; teams: the team keys spread over users (their rpm limits "
+                              "then shape the load: the Fly.io plan's four keys allow 390 requests/min together)")
+    models: list[str] = Field(default_factory=lambda: ["gpt-4", "claude-3", "gemini-2"])
+    prompts: list[str] = Field(default_factory=list, description="prompt mix; empty: the harness's default five")
+    stream_ratio: float = Field(0.5, ge=0, le=1)
+    max_tokens: int = Field(64, ge=1)
+    think_time_s: tuple[float, float] = Field((0.5, 1.5), description="closed loop: pause between a user's calls")
+    max_requests: int = Field(200_000, ge=1, description="hard bound per generator process")
+
+
 class PlanModels(_Model):
     """Which models play which part in the plans' checks (MOD-3, MOD-4, MOD-5, ESC-1, COST-1)."""
 
@@ -117,6 +132,7 @@ class Target(_Model):
     teams: list[Team] = Field(default_factory=list)
     budget: ProxyBudget | None = Field(None, description="proxy-wide monthly budget (BUD-1); local: from teams.yaml")
     alerts_url: str | None = Field(None, description="notification sink the stack's alerts post to (BUD-1, AL-*)")
+    load: LoadSettings = Field(default_factory=lambda: LoadSettings())
     team_keys: Literal["file", "virtual"] = Field(
         "file", description="file: the keys are given (custom_auth keys file); virtual: minted via /key/generate")
     plan: PlanModels = Field(default_factory=lambda: PlanModels())

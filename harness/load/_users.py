@@ -29,14 +29,15 @@ class _Settings:
     """What every user reads: the run's spec (set once per process by `configure`) and the sample sink."""
 
     spec: ClassVar[dict[str, Any]] = {}
-    key: ClassVar[str] = ""
+    keys: ClassVar[list[str]] = []
+    next_key: ClassVar[int] = 0
     worker: ClassVar[str] = "local"
     pending: ClassVar[list[dict[str, Any]]] = []
     issued: ClassVar[int] = 0
 
 
 def configure(spec: dict[str, Any], key: str, worker: str) -> None:
-    _Settings.spec, _Settings.key, _Settings.worker = spec, key, worker
+    _Settings.spec, _Settings.keys, _Settings.worker = spec, key.split(","), worker
     low, high = spec["think_time_s"]
     ChatUser.wait_time = between(low, high) if high > 0 else constant(0)
 
@@ -57,7 +58,9 @@ class _Chat:
         self.http = HTTPClient.from_url(spec["url"], concurrency=concurrency, connection_timeout=5.0,
                                         network_timeout=spec["timeout_s"])
         self.path = spec["path"]
-        self.headers = {"Authorization": f"Bearer {_Settings.key}", "Content-Type": "application/json"}
+        key = _Settings.keys[_Settings.next_key % len(_Settings.keys)]  # keys spread over users in turn
+        _Settings.next_key += 1
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self.rng = random.Random()
 
     def call(self, environment: Any, intended: float | None = None, stage: int = 0) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from harness._proc import Supervisor, free_port
 from harness.load.profiles import Profile
 from harness.load.resources import ResourceMonitor, ResourceSamples
@@ -50,6 +52,7 @@ class LoadSpec:
     timeout_s: float = 60.0
     max_requests: int = 200_000
     max_concurrency: int = 256
+    warmup: bool = True  # one unmeasured call per model and mode first: cold paths are not the load's story
 
 
 @dataclass
@@ -99,6 +102,8 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
     """Runs `profile` against `spec.url`; returns every sample and their summary. Ctrl-C stops it cleanly."""
     check_host(spec.url, allow_hosts)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if spec.warmup:
+        _warm_up(spec)
     lanes = max(1, workers) if profile.arrival != "closed" else 0
     spec_file = out_dir / "spec.json"
     spec_file.write_text(json.dumps(_spec_document(spec, profile, lanes), indent=2))
@@ -136,6 +141,21 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
     stages = [summarize(s for s in samples if s.stage == i) for i in range(len(profile.stages))] \
         if profile.arrival != "closed" and len(profile.stages) > 1 else []
     return LoadRun(profile, summarize(samples), resources, out_dir, workers, interrupted, samples, stages)
+
+
+def _warm_up(spec: LoadSpec) -> None:
+    """The gateway's first call per provider opens connections and imports code (~1 s here); not measured."""
+    key = spec.key.split(",")[0]
+    with httpx.Client(base_url=spec.url, headers={"Authorization": f"Bearer {key}"}, timeout=spec.timeout_s) as http:
+        for model in spec.models:
+            for stream in (False, True):
+                body = {"model": model, "messages": [{"role": "user", "content": "warm-up"}], "max_tokens": 8,
+                        "stream": stream}
+                try:
+                    http.post(spec.path, json=body).read()
+                except httpx.HTTPError as exc:
+                    raise LoadRefused(f"the gateway at {spec.url} did not answer the warm-up call "
+                                      f"({type(exc).__name__}); is it running?") from None
 
 
 def _follow(process: Any, progress: Path, deadline: float,

@@ -1,0 +1,86 @@
+"""Load: LD-1..LD-6 (VPS plan slice 12; the Fly.io plan's P95). `harness load --profile spike` runs this.
+
+Each profile asked for (`--profile`, `--duration-scale`, `--workers`) runs once against the stack;
+its samples and time series go to the run folder (`load/<profile>/`, `load.json`).
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from harness.checks import load as checks
+from harness.load import LoadRefused, LoadRun, run_load
+from harness.load.overhead import measure_overhead
+from harness.load.plan import choose_profiles, progress_printer, spec_for
+from harness.results import NotApplicable, Outcome
+from harness.stack import Stack
+
+Record = Callable[[Outcome], Outcome]
+
+
+@pytest.fixture(scope="session")
+def load_runs(stack: Stack, pytestconfig: pytest.Config, run_dir: Path) -> dict[str, LoadRun]:
+    options = pytestconfig.option
+    try:
+        profiles = choose_profiles(options.profile, options.duration_scale, options.rate, options.arrival)
+    except ValueError as exc:
+        pytest.exit(f"load: {exc}", returncode=2)
+    spec = spec_for(stack)
+    runs: dict[str, LoadRun] = {}
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # progress lines reach the terminal as the run goes
+        for profile in profiles:
+            try:
+                runs[profile.name] = run_load(spec, profile, run_dir / "load" / profile.name,
+                                              workers=options.workers, watch_pid=stack.pids.get("litellm"),
+                                              allow_hosts=stack.target.load.allow_hosts,
+                                              on_progress=progress_printer(profile))
+            except LoadRefused as exc:
+                pytest.exit(f"load: {exc}", returncode=2)
+            if runs[profile.name].interrupted:
+                break
+    document = {name: run.as_dict() | ({"knee": checks.knee(run)} if run.stages else {})
+                for name, run in runs.items()}
+    (run_dir / "load.json").write_text(json.dumps(document, indent=1))
+    return runs
+
+
+@pytest.mark.parametrize("ident,profile", [pytest.param(i, p, marks=pytest.mark.criterion(i), id=i)
+                                           for i, p in (("LD-1", "steady"), ("LD-2", "spike"),
+                                                        ("LD-3", "sustained"))])
+def test_success_ratio(ident: str, profile: str, load_runs: dict[str, LoadRun], stack: Stack,
+                       record: Record) -> None:
+    if profile not in load_runs:
+        raise NotApplicable(f"profile {profile} was not part of this run (harness load --profile {profile})")
+    outcome = record(checks.success(load_runs[profile], stack.target, ident))
+    assert outcome, outcome.summary()
+
+
+@pytest.mark.criterion("LD-4")
+def test_latency(load_runs: dict[str, LoadRun], stack: Stack, record: Record) -> None:
+    outcomes = [record(checks.latency(run, stack.target)) for run in load_runs.values()]
+    assert all(outcomes), "; ".join(o.summary() for o in outcomes if not o)
+
+
+@pytest.mark.criterion("LD-5")
+def test_health(load_runs: dict[str, LoadRun], stack: Stack, record: Record) -> None:
+    outcomes = [record(checks.health(run, stack.target)) for run in load_runs.values()]
+    assert all(outcomes), "; ".join(o.summary() for o in outcomes if not o)
+
+
+@pytest.mark.criterion("LD-6")
+def test_overhead(stack: Stack, record: Record, run_dir: Path) -> None:
+    faults, keys = stack.faults, stack.extra.get("provider_keys") or []
+    model = stack.target.load.models[0]
+    deployment = next((m.deployment for m in stack.target.models if m.name == model), None) or ""
+    if "openai" not in faults or not keys or stack.master_key is None or not deployment.startswith("openai/"):
+        raise NotApplicable("LD-6 calls the provider directly: it needs the stack's provider path and key "
+                            "(embedded or containers stack) and an OpenAI-format first load model")
+    result = measure_overhead(stack.gateway_url, stack.master_key.get_secret_value(),
+                              f"http://{faults['openai'].address}", keys[0], model, deployment.split("/", 1)[1])
+    (run_dir / "overhead.json").write_text(json.dumps(asdict(result), indent=1))
+    outcome = record(checks.overhead(result, stack.target))
+    assert outcome, outcome.summary()
