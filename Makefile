@@ -8,7 +8,7 @@ GATEWAY_VENV ?= .venv-litellm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: acceptance chaos chaos-quick test deps venv gateway lint bench clean
+.PHONY: acceptance chaos chaos-quick load test deps venv gateway lint bench clean
 
 # HARNESS_TARGET=file verifies an existing deployment instead of the embedded stack
 TARGET_ARG := $(if $(HARNESS_TARGET),--target $(HARNESS_TARGET),)
@@ -21,6 +21,10 @@ chaos: deps venv gateway
 
 chaos-quick: deps venv gateway
 	$(VENV)/bin/harness chaos --quick $(TARGET_ARG)
+
+PROFILE ?= steady
+load: deps venv gateway
+	$(VENV)/bin/harness load --profile $(PROFILE) $(TARGET_ARG)
 
 test: deps venv gateway lint
 	$(VENV)/bin/pytest tests
@@ -58,6 +62,8 @@ bench: deps venv gateway
 	$(VENV)/bin/python bench/mock_throughput.py
 	$(VENV)/bin/python bench/proxy_latency.py
 	$(VENV)/bin/python bench/acceptance_run.py
+	$(VENV)/bin/python bench/load_headroom.py
+	$(VENV)/bin/python bench/percentile_accuracy.py
 
 clean:
 	rm -rf $(VENV) $(GATEWAY_VENV) reports/*/

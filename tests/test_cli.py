@@ -87,3 +87,26 @@ def test_chaos_through_the_cli_on_an_external_target(stack, tmp_path: Path) -> N
     assert {r["id"] for r in data["records"]} == {"FB-1", "FB-2", "FB-3"}
     timeout = next(r for r in data["records"] if r["id"] == "FB-2" and r["case"].endswith("timeout"))
     assert 0 < timeout["measured"] < 5 and any(e["event"] == "fault off" for e in timeout["evidence"]["timeline"])
+
+
+def test_load_profiles_through_the_cli_on_the_embedded_stack(tmp_path: Path) -> None:
+    """`harness load --profile all` at CI scale: every LD criterion measured, samples and series on disk."""
+    result = _harness("load", "--profile", "all", "--duration-scale", "0.02", "--reports", str(tmp_path / "r"),
+                      timeout=600)
+    run = (tmp_path / "r" / "latest").resolve()
+    data = json.loads((run / "results.json").read_text())
+    assert result.returncode == (0 if data["verdict"] == "GO" else 1), result.stdout[-3000:] + result.stderr[-2000:]
+    measured = {(r["id"], r["case"]): r["measured"] for r in data["records"]}
+    for ident, case in [("LD-1", "steady"), ("LD-2", "spike"), ("LD-3", "sustained"), ("LD-6", "")]:
+        assert measured[(ident, case)] is not None, data["records"]
+    for profile in ("steady", "spike", "sustained"):
+        assert measured[("LD-4", profile)]["p95_ms"] > 0 and measured[("LD-5", profile)]["restarts"] == 0
+        assert (run / "load" / profile / "samples.jsonl").stat().st_size > 0
+    series = json.loads((run / "load.json").read_text())["spike"]
+    assert series["summary"]["rps_series"] and series["resources"]["series"]
+
+
+def test_an_unknown_load_profile_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = _harness("load", "--profile", "stedy", "--reports", str(tmp_path))
+    assert result.returncode == 2 and "unknown load profile 'stedy'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
