@@ -8,7 +8,7 @@ GATEWAY_VENV ?= .venv-litellm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: acceptance chaos chaos-quick load test deps venv gateway lint bench clean
+.PHONY: acceptance chaos chaos-quick load test deps deps-test venv gateway lint bench clean
 
 # HARNESS_TARGET=file verifies an existing deployment instead of the embedded stack
 TARGET_ARG := $(if $(HARNESS_TARGET),--target $(HARNESS_TARGET),)
@@ -26,7 +26,7 @@ PROFILE ?= steady
 load: deps venv gateway
 	$(VENV)/bin/harness load --profile $(PROFILE) $(TARGET_ARG)
 
-test: deps venv gateway lint
+test: deps-test venv gateway lint
 	$(VENV)/bin/pytest tests
 
 lint: venv
@@ -38,6 +38,17 @@ deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	id postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# only the harness's own tests need a browser (the report test) and wrk (benches)
+deps-test: deps
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -56,7 +67,7 @@ $(GATEWAY_VENV)/.installed: stack/litellm/requirements.lock
 	$(GATEWAY_VENV)/bin/pip install -q --require-hashes --no-deps -r stack/litellm/requirements.lock
 	touch $@
 
-bench: deps venv gateway
+bench: deps-test venv gateway
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -qq wrk >/dev/null
 	$(VENV)/bin/python bench/cold_start.py
 	$(VENV)/bin/python bench/mock_throughput.py

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.load import LoadSpec, Profile, Stage, run_load  # noqa: E402
+from harness.load import LoadSpec, Profile, Stage, run_load
 
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

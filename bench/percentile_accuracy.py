@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.load import LoadSpec, open_loop, percentile, run_load  # noqa: E402
-from harness.mockllm import MockControl  # noqa: E402
+from harness.load import LoadSpec, open_loop, percentile, run_load
+from harness.mockllm import MockControl
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ could not start (a missing binary, a dead endpoint); each error is one line with
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -166,7 +167,9 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str])
         _target(target)
     run_dir = new_run_dir(reports, suite)
     args = [str(REPO / "suites" / suite), "-q", "-p", "no:cacheprovider", "--run-dir", str(run_dir),
-            "--rootdir", str(REPO), *extra]
+            "--rootdir", str(REPO), "--junitxml", str(run_dir / "junit.xml"), *extra]
+    if importlib.util.find_spec("allure_pytest") is not None:
+        args += ["--alluredir", str(run_dir / "allure-results")]
     if target is not None:
         args += ["--target", str(target.resolve())]
     code = pytest.main(args)
@@ -176,6 +179,9 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str])
     if not results.exists():
         raise _fail(f"no results were written (pytest exit {code}); see the output above", 3)
     _print_verdict(results)
+    report = run_dir / "index.html"
+    if report.exists():
+        console.print(f"report: {report}")
     data = json.loads(results.read_text())
     raise typer.Exit(0 if data["verdict"] == "GO" else 1)
 
@@ -239,6 +245,39 @@ def _print_verdict(path: Path) -> None:
         console.print("stand-ins: " + "; ".join(data["standins"]))
     verdict = data["verdict"]
     console.print(f"[bold {'green' if verdict == 'GO' else 'red'}]{verdict}[/]   results: {path}")
+
+
+@app.command()
+def report(run: Annotated[Path | None, typer.Argument(help="run folder; default: reports/latest")] = None,
+           reports: ReportsOption = Path("reports"),
+           compare: Annotated[tuple[Path, Path] | None, typer.Option(help="RUN_A RUN_B: what changed from A to B")]
+           = None,
+           tolerance: Annotated[float, typer.Option(help="--compare: relative change that counts")] = 0.10) -> None:
+    """Build the sign-off page (index.html) of a run, or compare two runs; exit 1 on a regression."""
+    from harness.report import build_report, compare_runs
+
+    if compare is not None:
+        try:
+            changes = compare_runs(compare[0], compare[1], tolerance)
+        except (FileNotFoundError, json.JSONDecodeError, KeyError) as exc:
+            raise _fail(f"cannot compare: {exc}", 2) from None
+        table = Table(title=f"{compare[0].name} -> {compare[1].name}", show_header=True)
+        for column in ("change", "ID", "case", "before", "after", "detail"):
+            table.add_column(column, overflow="fold")
+        for change in changes:
+            colour = "red" if change.bad else "green" if change.kind in ("fixed", "improvement") else "yellow"
+            table.add_row(f"[{colour}]{change.kind}[/]", change.id, change.case, str(change.before),
+                          str(change.after), change.detail[:80])
+        console.print(table if changes else "no changes beyond the tolerance")
+        bad = [c for c in changes if c.bad]
+        console.print(f"{len(bad)} regression(s) or new failure(s)")
+        raise typer.Exit(1 if bad else 0)
+    folder = run or reports / "latest"
+    try:
+        path = build_report(folder.resolve())
+    except (FileNotFoundError, json.JSONDecodeError) as exc:
+        raise _fail(f"{exc}", 2) from None
+    console.print(f"report: {path}")
 
 
 @app.command()

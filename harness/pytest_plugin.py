@@ -6,6 +6,8 @@ the plugin turns each into a Record (PASS/FAIL/SKIP/ERROR) in `reports/<run>/res
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from harness.target import Target, TargetError, Team, load_target
 _OUTCOMES = pytest.StashKey[list[Outcome]]()
 _RECORDED = pytest.StashKey[bool]()
 _RESULTS_PATH = pytest.StashKey[Path]()
+_REPORT_ERROR = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -137,9 +140,22 @@ def record(request: pytest.FixtureRequest) -> Callable[[Outcome], Outcome]:
 
     def store(outcome: Outcome) -> Outcome:
         request.node.stash.setdefault(_OUTCOMES, []).append(outcome)
+        _allure_step(outcome)
         return outcome
 
     return store
+
+
+def _allure_step(outcome: Outcome) -> None:
+    """With allure-pytest active, each outcome becomes a step with its measured value and evidence attached."""
+    try:
+        import allure
+    except ImportError:
+        return
+    verdict = "PASS" if outcome.passed else "FAIL"
+    with allure.step(f"{outcome.id}{' [' + outcome.case + ']' if outcome.case else ''}: {verdict}"):
+        allure.attach(json.dumps(outcome.model_dump(), indent=1, default=str), name=f"{outcome.id} outcome",
+                      attachment_type=allure.attachment_type.JSON)
 
 
 def _suite_name(config: pytest.Config) -> str:
@@ -193,9 +209,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash[_RUN]
     if run.results is None or run.dir is None:
         return
+    if run.stack is not None and run.stack.target.litellm_config is not None \
+            and run.stack.target.litellm_config.exists():
+        config = run.stack.target.litellm_config
+        run.results.versions["litellm_config_sha256"] = hashlib.sha256(config.read_bytes()).hexdigest()[:16]
     path = run.results.write(run.dir)
     session.config.stash[_RESULTS_PATH] = path
+    try:
+        from harness.report import build_report  # matplotlib loads only when a run ends
 
+        build_report(run.dir, run.stack.secrets() if run.stack is not None else ())
+    except Exception as exc:  # the results stand without the page; say so rather than lose the run
+        session.config.stash[_REPORT_ERROR] = f"{type(exc).__name__}: {exc}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -209,4 +234,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                                     f"threshold={rec.threshold!s:.40} {rec.detail[:120]}")
     path = config.stash.get(_RESULTS_PATH, None)
     terminalreporter.write_line(f"verdict: {run.results.verdict}   results: {path}")
+    if path is not None:
+        problem = config.stash.get(_REPORT_ERROR, None)
+        terminalreporter.write_line(f"report: {path.parent / 'index.html'}" if problem is None
+                                    else f"report NOT built ({problem}); retry with: harness report {path.parent}")
 

@@ -64,6 +64,15 @@ class Stack:
             return None
         return LangfuseClient(lf.url, lf.public_key, lf.secret_key.get_secret_value())
 
+    def secrets(self) -> list[str]:
+        """Every credential this stack knows, so reports and scans can mask or look for them."""
+        found = [self.master_key.get_secret_value() if self.master_key else "",
+                 *self.extra.get("provider_keys", []), self.extra.get("langfuse_secret", "")]
+        if self.target.langfuse is not None:
+            found.append(self.target.langfuse.secret_key.get_secret_value())
+        found += [team.key.get_secret_value() for team in self.target.teams if team.key is not None]
+        return [s for s in dict.fromkeys(found) if s]
+
     def target_document(self) -> dict[str, Any]:
         """This stack as an external target file (with its secrets: write it with mode 0600)."""
         doc: dict[str, Any] = {"name": f"{self.target.name} (via harness up)", "provider": "external",

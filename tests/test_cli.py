@@ -87,6 +87,16 @@ def test_chaos_through_the_cli_on_an_external_target(stack, tmp_path: Path) -> N
     assert {r["id"] for r in data["records"]} == {"FB-1", "FB-2", "FB-3"}
     timeout = next(r for r in data["records"] if r["id"] == "FB-2" and r["case"].endswith("timeout"))
     assert 0 < timeout["measured"] < 5 and any(e["event"] == "fault off" for e in timeout["evidence"]["timeline"])
+    # the sign-off page was built, with the chaos timelines, and no secret of the target is in the run folder
+    run = (tmp_path / "reports" / "latest").resolve()
+    html = (run / "index.html").read_text()
+    assert 'data-verdict="GO"' in html and "Chaos timelines" in html and (run / "junit.xml").exists()
+    secrets = stack.secrets()
+    assert len(secrets) >= 5
+    for path in (p for p in run.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        leaked = [s[:6] for s in secrets if s.encode() in content]
+        assert not leaked, f"{path.relative_to(run)} contains secrets starting {leaked}"
 
 
 def test_load_profiles_through_the_cli_on_the_embedded_stack(tmp_path: Path) -> None:

@@ -1,0 +1,159 @@
+"""Builds `reports/<run>/index.html`: one self-contained page a person can read, print and sign.
+
+Everything comes from the run folder (results.json, load.json, overhead.json, samples, logs), so
+`harness report RUN` rebuilds it any time; values pass through the Masker before they are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness.criteria import CATALOGUE
+from harness.report import _plots
+from harness.report._mask import Masker
+
+__all__ = ["GROUPS", "build_report"]
+
+GROUPS = {"GW": "Gateway", "OBS": "Observability", "MOD": "Models", "ESC": "Routing and escalation",
+          "RT": "Routing and escalation", "E2E": "Routing and escalation", "FB": "Fallbacks and faults",
+          "QT": "Quotas and budgets", "BUD": "Quotas and budgets", "CA": "Cache", "EV": "Events and observer",
+          "OBV": "Events and observer", "GIT": "Events and observer", "BK": "Backup and restore", "AL": "Alerts",
+          "LD": "Load", "SEC": "Security", "COST": "Cost audit"}
+_PLANS = {"000": "VPS plan", "002": "Fly.io plan", "beyond": "beyond the plans"}
+_ORDER = {ident: i for i, ident in enumerate(CATALOGUE)}
+_EVIDENCE_CHARS = 4000
+
+
+def _source(source: str) -> str:
+    """'000 s1, 002 smoke' -> 'VPS plan s1; Fly.io plan smoke'."""
+    parts = []
+    for item in source.split(","):
+        head, _, rest = item.strip().partition(" ")
+        parts.append(f"{_PLANS.get(head, head)} {rest}".strip())
+    return "; ".join(parts)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def _log_tail(run_dir: Path, lines: int = 15) -> str:
+    for name in ("litellm.log", "load-runner.log"):
+        path = run_dir / "logs" / name
+        if path.exists():
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def _records(data: dict[str, Any], run_dir: Path, mask: Masker) -> list[dict[str, Any]]:
+    rows = []
+    tail = None
+    for rec in sorted(data["records"], key=lambda r: (_ORDER.get(r["id"], 999), r.get("case", ""))):
+        evidence = mask.data(rec.get("evidence") or {})
+        timeline = evidence.pop("timeline", None)
+        if rec["status"] in ("FAIL", "ERROR") and tail is None:
+            tail = mask.text(_log_tail(run_dir))
+        rows.append({**rec, "group": GROUPS.get(rec["id"].split("-")[0], "Other"), "plan": _source(rec["source"]),
+                     "measured_text": mask.text(f"{_fmt(rec.get('measured'))} {rec.get('unit') or ''}".strip()),
+                     "threshold_text": mask.text(_fmt(rec.get("threshold"))), "detail": mask.text(rec["detail"]),
+                     "evidence_json": json.dumps(evidence, indent=1, default=str)[:_EVIDENCE_CHARS] if evidence
+                     else "", "trace_id": evidence.get("trace_id") if isinstance(evidence, dict) else None,
+                     "log_tail": tail if rec["status"] in ("FAIL", "ERROR") else "", "timeline": timeline})
+    return rows
+
+
+def _load_sections(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / "load.json"
+    if not path.exists():
+        return []
+    sections = []
+    for name, run in json.loads(path.read_text()).items():
+        samples = _samples(run_dir / "load" / name / "samples.jsonl")
+        start = min((s.get("intended") or s["sent"] for s in samples), default=0.0)
+        per_second: dict[int, list[bool]] = defaultdict(list)
+        for s in samples:
+            per_second[int((s.get("intended") or s["sent"]) - start)].append(s["status"] == 200 and not s["error"])
+        errors = [(t, 1 - sum(oks) / len(oks)) for t, oks in sorted(per_second.items())]
+        ttft = [s["ttft_s"] * 1000 for s in samples if s.get("ttft_s") is not None]
+        itl = [gap * 1000 for s in samples for gap in s.get("itl_s") or []]
+        summary = run["summary"]
+        sections.append({"name": name, "profile": run["profile"], "summary": summary, "workers": run["workers"],
+                         "interrupted": run["interrupted"], "resources": run["resources"], "knee": run.get("knee"),
+                         "over_time": _plots.load_over_time(name, summary, errors),
+                         "streaming": _plots.stream_latencies(name, ttft, itl)})
+    return sections
+
+
+def _samples(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _chaos(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen, cases = set(), []
+    for row in rows:
+        if row["timeline"] and row["case"] not in seen:
+            seen.add(row["case"])
+            verdicts = [r for r in rows if r["case"] == row["case"]]
+            cases.append({"case": row["case"], "statuses": Counter(r["status"] for r in verdicts),
+                          "plot": _plots.chaos_timeline(row["case"], row["timeline"])})
+    return cases
+
+
+def _environment(data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        harness = version("gateway-harness")
+    except PackageNotFoundError:
+        harness = "unknown (not installed)"
+    return {"harness": harness, "provider": data.get("provider"), "target": data.get("target"),
+            "versions": data.get("versions") or {}, "machine": data.get("machine") or {},
+            "standins": data.get("standins") or [], "started": data.get("started"), "finished": data.get("finished")}
+
+
+def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
+    """Writes `index.html` into the run folder from what the run left there; returns its path."""
+    results = run_dir / "results.json"
+    if not results.exists():
+        raise FileNotFoundError(f"{run_dir}: no results.json; is this a run folder under reports/?")
+    data = json.loads(results.read_text())
+    mask = Masker(secrets)
+    rows = _records(data, run_dir, mask)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[row["group"]].append(row)
+    overhead = run_dir / "overhead.json"
+    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
+    env.filters["fmt"] = _fmt
+    counts = Counter(r["status"] for r in rows)
+    html = env.get_template("report.html.j2").render(
+        run=data, verdict=data.get("verdict", "NO-GO"), groups=groups, counts=counts, rows=rows,
+        skips=[r for r in rows if r["status"] == "SKIP"], load=_load_sections(run_dir), chaos=_chaos(rows),
+        overhead=json.loads(overhead.read_text()) if overhead.exists() else None, environment=_environment(data),
+        results_sha256=hashlib.sha256(results.read_bytes()).hexdigest())
+    out = run_dir / "index.html"
+    out.write_text(mask.text(html))
+    return out

@@ -1,0 +1,80 @@
+"""What changed between two runs: new failures, fixes, and measured values that moved the wrong way
+by more than a tolerance (the direction comes from the criterion: a latency limit is "<", a ratio ">")."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.criteria import criterion
+
+__all__ = ["Change", "compare_runs"]
+
+_HIGHER_IS_WORSE = {"<": True, "<=": True, ">": False, ">=": False}
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str
+    case: str
+    kind: str  # new failure, fixed, regression, improvement, added, missing
+    before: Any
+    after: Any
+    detail: str = ""
+
+    @property
+    def bad(self) -> bool:
+        return self.kind in ("new failure", "regression", "missing")
+
+
+def _load(run: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    path = run / "results.json" if run.is_dir() else run
+    if not path.exists():
+        raise FileNotFoundError(f"{run}: no results.json; give a run folder under reports/")
+    return {(r["id"], r.get("case", "")): r for r in json.loads(path.read_text())["records"]}
+
+
+def _numbers(measured: Any) -> dict[str, float]:
+    if isinstance(measured, bool):
+        return {}
+    if isinstance(measured, int | float):
+        return {"": float(measured)}
+    if isinstance(measured, dict):
+        return {k: float(v) for k, v in measured.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return {}
+
+
+def compare_runs(before: Path, after: Path, tolerance: float = 0.10, floor: float = 1e-3) -> list[Change]:
+    """Changes from run `before` to run `after`; a value regresses when it worsens by more than `tolerance`
+    (relative) and more than `floor` (absolute, in the record's unit)."""
+    old, new = _load(before), _load(after)
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if a is None or b is None:
+            changes.append(Change(*key, "added" if a is None else "missing", a and a["status"], b and b["status"]))
+            continue
+        if a["status"] != b["status"]:
+            kind = "new failure" if b["status"] in ("FAIL", "ERROR") else "fixed" if a["status"] in (
+                "FAIL", "ERROR") and b["status"] == "PASS" else "status changed"
+            changes.append(Change(*key, kind, a["status"], b["status"], b.get("detail", "")))
+            continue
+        try:
+            higher_is_worse = _HIGHER_IS_WORSE.get(criterion(key[0]).op)
+        except KeyError:
+            higher_is_worse = None
+        if higher_is_worse is None:
+            continue
+        before_n, after_n = _numbers(a.get("measured")), _numbers(b.get("measured"))
+        for name in sorted(before_n.keys() & after_n.keys()):
+            x, y = before_n[name], after_n[name]
+            delta = y - x
+            worse = delta > 0 if higher_is_worse else delta < 0
+            relative = abs(delta) / max(abs(x), 1e-12)
+            if abs(delta) > floor and relative > tolerance:
+                label = f"{name}: " if name else ""
+                changes.append(Change(*key, "regression" if worse else "improvement", x, y,
+                                      f"{label}{x:.4g} -> {y:.4g} ({'+' if delta > 0 else ''}{relative * 100:.0f} %)"))
+    return changes
