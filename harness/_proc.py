@@ -90,6 +90,13 @@ class Supervisor:
     def guard_dir(self, path: Path) -> None:
         self._tell(f"dir {path}")
 
+    def guard_docker(self, label: str) -> None:
+        """Containers, networks and volumes labelled `label` are removed if the harness dies."""
+        self._tell(f"docker {label}")
+
+    def release_docker(self, label: str) -> None:
+        self._tell(f"undocker {label}")
+
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
               user: str | None = None, stop_signal: signal.Signals = signal.SIGTERM) -> Service:
         log = self.log_dir / f"{name}.log"

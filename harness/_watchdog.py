@@ -1,8 +1,10 @@
 """The reaper: a detached process that ends a run's services when the harness dies, even by SIGKILL.
 
-The harness keeps a pipe open to it and sends `+<pgid> <signal>` / `-<pgid>` / `dir <path>` lines;
-when the pipe closes (normal exit or a kill), every group still registered gets its stop signal
-(SIGTERM, or SIGINT for Postgres' fast shutdown), then SIGKILL.
+The harness keeps a pipe open to it and sends `+<pgid> <signal>` / `-<pgid>` / `dir <path>` /
+`docker <label>` lines; when the pipe closes (normal exit or a kill), every group still registered
+gets its stop signal (SIGTERM, or SIGINT for Postgres' fast shutdown), then SIGKILL, and every
+container, network and volume carrying a registered label is removed (Ryuk's job, where Ryuk
+cannot be pulled).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -37,6 +40,24 @@ def reap(groups: dict[int, int], grace_s: float = 5.0) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+def reap_docker(label: str) -> None:
+    """Removes containers (with their anonymous volumes), then networks and volumes, labelled `label`."""
+    def ids(*args: str) -> list[str]:
+        try:
+            out = subprocess.run(["docker", *args, "-q", "--filter", f"label={label}"], capture_output=True,
+                                 text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        return out.stdout.split()
+
+    for listing, remove in ((("ps", "-a"), ("rm", "-f", "-v")), (("network", "ls"), ("network", "rm")),
+                            (("volume", "ls"), ("volume", "rm", "-f"))):
+        found = ids(*listing)
+        if found:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                subprocess.run(["docker", *remove, *found], capture_output=True, timeout=60)
+
+
 def _stop(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -46,15 +67,18 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop)  # a reaper told to stop still ends what it guards first
     groups: dict[int, int] = {}
     dirs: list[str] = []
+    labels: list[str] = []
     try:
-        _listen(groups, dirs)
+        _listen(groups, dirs, labels)
     finally:
         reap(groups)
+        for label in labels:
+            reap_docker(label)
         for path in dirs:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _listen(groups: dict[int, int], dirs: list[str]) -> None:
+def _listen(groups: dict[int, int], dirs: list[str], labels: list[str]) -> None:
     for line in sys.stdin:
         command = line.strip()
         if command.startswith("+"):
@@ -66,6 +90,10 @@ def _listen(groups: dict[int, int], dirs: list[str]) -> None:
             dirs.append(command[4:])
         elif command.startswith("undir "):
             dirs[:] = [d for d in dirs if d != command[6:]]
+        elif command.startswith("docker "):
+            labels.append(command[7:])
+        elif command.startswith("undocker "):
+            labels[:] = [label for label in labels if label != command[9:]]
 
 
 if __name__ == "__main__":

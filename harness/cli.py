@@ -74,13 +74,13 @@ def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) ->
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        # the target file first, then the state file: a reader that sees the state finds a whole target
+        target_file = STATE_DIR / "target.yaml"
+        _write_private(target_file, yaml.safe_dump(stack.target_document(), sort_keys=False))
         stack.write_state(state)
         data = json.loads(state.read_text())
         data["up_pid"] = os.getpid()
-        state.write_text(json.dumps(data, indent=2))
-        target_file = STATE_DIR / "target.yaml"
-        target_file.touch(mode=0o600)
-        target_file.write_text(yaml.safe_dump(stack.target_document(), sort_keys=False))
+        _write_private(state, json.dumps(data, indent=2))
         table = Table(title=f"stack up in {stack.extra['startup_s']['total']:.1f} s", show_header=True)
         table.add_column("service")
         table.add_column("endpoint")
@@ -106,6 +106,16 @@ def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) ->
         for path in (state, STATE_DIR / "target.yaml"):
             path.unlink(missing_ok=True)
         console.print("stack stopped")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Mode 0600 from the start, replaced in one step: never a half-written or world-readable file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.touch(mode=0o600)
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _alive(pid: int) -> bool:
@@ -166,7 +176,8 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str])
     if target is not None:
         _target(target)
     run_dir = new_run_dir(reports, suite)
-    args = [str(REPO / "suites" / suite), "-q", "-p", "no:cacheprovider", "--run-dir", str(run_dir),
+    # Locust's pytest plugin stays off: gevent's patching must never reach the harness process
+    args = [str(REPO / "suites" / suite), "-q", "-p", "no:cacheprovider", "-p", "no:locust", "--run-dir", str(run_dir),
             "--rootdir", str(REPO), "--junitxml", str(run_dir / "junit.xml"), *extra]
     if importlib.util.find_spec("allure_pytest") is not None:
         args += ["--alluredir", str(run_dir / "allure-results")]

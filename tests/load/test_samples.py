@@ -60,3 +60,12 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "samples.jsonl"
     path.write_text(json.dumps({"sent": 1.0, "status": 200, "e2e_s": 0.1}) + "\n{\"sent\": 2.0, \"sta")
     assert [s.e2e_s for s in read_samples(path)] == [0.1]
+
+
+def test_gevent_never_patches_the_test_process() -> None:
+    """Locust lives in the runner process; here the standard library must stay unpatched."""
+    import socket
+    import sys
+
+    assert "locust" not in sys.modules and "gevent.monkey" not in sys.modules
+    assert socket.socket.__module__ == "socket"

@@ -67,7 +67,7 @@ def _wait_gone(pids: set[int], deadline_s: float) -> set[int]:
 def test_stop_ends_every_process_including_postgres_backends(tmp_path: Path) -> None:
     provider = LocalProvider(Target.embedded(), tmp_path)
     stack = provider.start()
-    assert set(stack.pids) == {"mockllm", "langfuse", "toxiproxy", "redis", "litellm", "postgres"}
+    assert set(stack.pids) == {"mockllm", "langfuse", "toxiproxy", "redis", "litellm", "postgres", "alerts"}
     processes = _descendants(set(stack.pids.values()))
     assert len(processes) > len(stack.pids)  # postgres' backends
     provider.stop()
