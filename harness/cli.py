@@ -169,7 +169,11 @@ def status() -> None:
     console.print(f"gateway: {data['target']['gateway']['url']}")
 
 
-def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str]) -> None:
+ProviderOption = Annotated[str | None, typer.Option(
+    "--provider", help="local (embedded processes), containers (Testcontainers) or external; default: the target's")]
+
+
+def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str], provider: str | None = None) -> None:
     """Runs `suites/<suite>` through pytest, prints the verdict table; exit 0 only on GO."""
     import pytest
 
@@ -183,6 +187,10 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str])
         args += ["--alluredir", str(run_dir / "allure-results")]
     if target is not None:
         args += ["--target", str(target.resolve())]
+    if provider is not None:
+        if provider not in ("local", "containers", "external"):
+            raise _fail(f"--provider {provider}: use local, containers or external", 2)
+        args += ["--provider", provider]
     code = pytest.main(args)
     results = run_dir / "results.json"
     if code in (2, 3, 4) and not results.exists():
@@ -199,20 +207,20 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str])
 
 @app.command()
 def acceptance(target: TargetOption = None, reports: ReportsOption = Path("reports"),
-               keyword: Annotated[str | None, typer.Option("-k", help="only checks matching this pytest -k")] = None
-               ) -> None:
+               keyword: Annotated[str | None, typer.Option("-k", help="only checks matching this pytest -k")] = None,
+               provider: ProviderOption = None) -> None:
     """Run the acceptance suite (GW, OBS ...) and print the verdict; exit 0 only on GO."""
-    _run_suite("acceptance", target, reports, ["-k", keyword] if keyword else [])
+    _run_suite("acceptance", target, reports, ["-k", keyword] if keyword else [], provider)
 
 
 @app.command()
 def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
           scenario: Annotated[str | None, typer.Option(help="only this scenario or variant name")] = None,
-          quick: Annotated[bool, typer.Option("--quick", help="CI-sized: first chain, quick variants")] = False
-          ) -> None:
+          quick: Annotated[bool, typer.Option("--quick", help="CI-sized: first chain, quick variants")] = False,
+          provider: ProviderOption = None) -> None:
     """Run the chaos scenarios (FB-1..FB-7, CA-5) against the stack; exit 0 only on GO."""
     extra = (["--quick"] if quick else []) + (["--scenario", scenario] if scenario else [])
-    _run_suite("chaos", target, reports, extra)
+    _run_suite("chaos", target, reports, extra, provider)
 
 
 @app.command()
@@ -222,7 +230,8 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
          duration_scale: Annotated[float, typer.Option(help="stage lengths times this; CI: 0.02")] = 1.0,
          workers: Annotated[int, typer.Option(help="Locust workers (master/worker mode); 0 = one process")] = 0,
          rate: Annotated[float, typer.Option(help="open profile: requests/s")] = 10.0,
-         arrival: Annotated[str, typer.Option(help="open/sweep: constant or poisson")] = "constant") -> None:
+         arrival: Annotated[str, typer.Option(help="open/sweep: constant or poisson")] = "constant",
+         provider: ProviderOption = None) -> None:
     """Run load profiles against the stack (LD-1..LD-6) and print the verdict; exit 0 only on GO."""
     from harness.load.plan import choose_profiles
 
@@ -235,7 +244,8 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
     except ValueError as exc:
         raise _fail(f"{exc}; e.g. harness load --profile spike", 2) from None
     _run_suite("load", target, reports, ["--profile", profile, "--duration-scale", str(duration_scale),
-                                         "--workers", str(workers), "--rate", str(rate), "--arrival", arrival])
+                                         "--workers", str(workers), "--rate", str(rate), "--arrival", arrival],
+               provider)
 
 
 def _print_verdict(path: Path) -> None:
@@ -289,6 +299,37 @@ def report(run: Annotated[Path | None, typer.Argument(help="run folder; default:
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         raise _fail(f"{exc}", 2) from None
     console.print(f"report: {path}")
+
+
+images_app = typer.Typer(help="Images for the containers provider, built locally where no registry is reachable.")
+app.add_typer(images_app, name="images")
+
+
+@images_app.command("build")
+def images_build(names: Annotated[list[str] | None, typer.Argument(help="only these (default: all)")] = None,
+                 force: Annotated[bool, typer.Option("--force", help="rebuild present images")] = False) -> None:
+    """Build local equivalents of every image the stack needs (debootstrap base + stack/images/*)."""
+    from harness.images import MissingImage, build
+
+    started = time.monotonic()
+    try:
+        built = build(names or None, force, log=lambda line: err.print(f"[dim]{line}[/]"))
+    except MissingImage as exc:
+        raise _fail(str(exc), 3) from None
+    console.print(f"built {len(built)} image(s) in {time.monotonic() - started:.0f} s: {', '.join(built) or 'none'}"
+                  " (present ones kept; --force rebuilds)")
+
+
+@images_app.command("list")
+def images_list() -> None:
+    """Which images are present, and where they came from."""
+    from harness.images import MissingImage, describe
+
+    try:
+        for name, state in describe().items():
+            console.print(f"{name:9} {state}")
+    except MissingImage as exc:
+        raise _fail(str(exc), 3) from None
 
 
 @app.command()

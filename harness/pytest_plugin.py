@@ -34,6 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reports", type=Path, default=Path(os.environ.get("HARNESS_REPORTS", "reports")),
                     help="where run folders go (default: reports/)")
     group.addoption("--run-dir", type=Path, default=None, help="write this run's results here")
+    group.addoption("--provider", choices=["local", "containers", "external"], default=None,
+                    help="override the target's provider (containers: Testcontainers, after `harness images build`)")
     group.addoption("--quick", action="store_true", help="chaos: the CI-sized run (first chain, quick variants)")
     group.addoption("--scenario", default=None, help="chaos: only this scenario (or variant) name")
     group.addoption("--profile", default="steady",
@@ -84,12 +86,17 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config) -> Target:
     path = pytestconfig.getoption("target")
-    if path is None:
-        return Target.embedded()
     try:
-        return load_target(Path(path))
+        target = Target.embedded() if path is None else load_target(Path(path))
     except TargetError as exc:
         pytest.exit(f"target error: {exc}", returncode=2)
+    provider = pytestconfig.getoption("provider")
+    if provider is not None and provider != target.provider:
+        if provider == "external" or target.litellm_config is None:
+            pytest.exit(f"target error: --provider {provider} needs a target with "
+                        f"{'gateway URLs' if provider == 'external' else 'a litellm_config'}", returncode=2)
+        target = target.model_copy(update={"provider": provider})
+    return target
 
 
 @pytest.fixture(scope="session")

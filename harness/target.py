@@ -117,7 +117,9 @@ class LangfuseTarget(_Model):
 
 class Target(_Model):
     name: str = "embedded"
-    provider: Literal["local", "external"] = "local"
+    provider: Literal["local", "containers", "external"] = "local"
+    images: dict[str, str] = Field(default_factory=dict, description="containers: image per service (services, "
+                                   "litellm, redis, postgres); defaults: the official names, `harness images build`")
     litellm_config: Path | None = Field(None, description="LiteLLM config.yaml: models and fallbacks come from it")
     gateway: Endpoint | None = None
     langfuse: LangfuseTarget | None = None

@@ -1,4 +1,5 @@
-"""Providers turn a Target into a running Stack: `local` (embedded processes) or `external`."""
+"""Providers turn a Target into a running Stack: `local` (embedded processes), `containers`
+(Testcontainers) or `external` (a deployment that is already running)."""
 
 from __future__ import annotations
 
@@ -14,4 +15,8 @@ __all__ = ["ExternalProvider", "LocalProvider", "MissingDependency", "provider_f
 def provider_for(target: Target, run_dir: Path) -> LocalProvider | ExternalProvider:
     if target.provider == "external":
         return ExternalProvider(target)
+    if target.provider == "containers":
+        from harness.providers.containers import ContainersProvider  # docker libraries only when asked for
+
+        return ContainersProvider(target, run_dir)  # type: ignore[return-value]
     return LocalProvider(target, run_dir)

@@ -41,7 +41,7 @@ from harness.target import (
     read_teams,
 )
 
-__all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin"]
+__all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin", "write_team_keys"]
 
 LOCK = REPO / "stack" / "litellm" / "requirements.lock"
 
@@ -175,7 +175,7 @@ class LocalProvider:
                 [{"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{port}"}
                  for name, port in (("openai", mock_port), ("anthropic", mock_port), ("gemini", mock_port),
                                     ("redis", redis_port))])}
-            teams, budget, teams_file = self._team_keys()
+            teams, budget, teams_file = write_team_keys(self.target, self.config, self.tmp)
             gateway_port = free_port()
             env = {
                 "HARNESS_TEAM_KEYS": str(teams_file),
@@ -222,29 +222,6 @@ class LocalProvider:
                      pids={n: s.pid for n, s in sup.services.items()}, log_dir=self.log_dir,
                      extra={"startup_s": startup, "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]],
                             "langfuse_secret": lf_secret})
-
-    def _team_keys(self) -> tuple[list[Team], ProxyBudget | None, Path]:
-        """The reference teams with a fresh key each, limits and budget scaled by the target, as a keys file."""
-        template = self.config.parent / "teams.yaml"
-        if not template.exists():
-            template = REFERENCE_CONFIG.parent / "teams.yaml"
-        env = {f"{name}": f"sk-team-{secrets.token_hex(12)}" for name in
-               ("PROD_CUSTOMER_KEY", "PROD_CEO_KEY", "PROD_BACKGROUND_KEY", "ADMIN_KEY", "SCOPED_KEY", "QA_KEY")}
-        scale = self.target.quota_scale
-        teams = [team.model_copy(update={
-            "rpm": max(1, round(team.rpm * scale)) if team.rpm else None,
-            "tpm": max(1, round(team.tpm * scale)) if team.tpm else None,
-            "daily_usd": round(team.daily_usd * scale, 4) if team.daily_usd else None})
-            for team in read_teams(template, env)]
-        budget = read_budget(template)
-        budget = budget.scaled(scale) if budget else None
-        document: dict[str, object] = {"keys": [team.entry() for team in teams]}
-        if budget:
-            document["proxy_budget"] = budget.model_dump(exclude_none=True)
-        path = self.tmp / "teams.yaml"
-        path.touch(mode=0o600)
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
-        return teams, budget, path
 
     @property
     def _real_toxiproxy(self) -> str | None:
@@ -300,6 +277,31 @@ class LocalProvider:
             self.supervisor.close()
             self.supervisor = None
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_team_keys(target: Target, config: Path, folder: Path) -> tuple[list[Team], ProxyBudget | None, Path]:
+    """The reference teams with a fresh key each, limits and budget scaled by the target, as a keys file
+    (mode 0600) in `folder`; teams.yaml beside the LiteLLM config wins over the reference one."""
+    template = config.parent / "teams.yaml"
+    if not template.exists():
+        template = REFERENCE_CONFIG.parent / "teams.yaml"
+    env = {f"{name}": f"sk-team-{secrets.token_hex(12)}" for name in
+           ("PROD_CUSTOMER_KEY", "PROD_CEO_KEY", "PROD_BACKGROUND_KEY", "ADMIN_KEY", "SCOPED_KEY", "QA_KEY")}
+    scale = target.quota_scale
+    teams = [team.model_copy(update={
+        "rpm": max(1, round(team.rpm * scale)) if team.rpm else None,
+        "tpm": max(1, round(team.tpm * scale)) if team.tpm else None,
+        "daily_usd": round(team.daily_usd * scale, 4) if team.daily_usd else None})
+        for team in read_teams(template, env)]
+    budget = read_budget(template)
+    budget = budget.scaled(scale) if budget else None
+    document: dict[str, object] = {"keys": [team.entry() for team in teams]}
+    if budget:
+        document["proxy_budget"] = budget.model_dump(exclude_none=True)
+    path = folder / "teams.yaml"
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return teams, budget, path
 
 
 def _version(argv: list[str]) -> str:

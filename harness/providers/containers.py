@@ -1,0 +1,192 @@
+"""The containers provider: the reference stack as Docker containers on one network per run.
+
+Testcontainers starts each service (classes in `_containers.py`) and waits for it; LiteLLM reaches
+every upstream through the fault server on the network, as the embedded stack does on loopback.
+Cleanup is guaranteed by the harness's reaper (containers, network and volumes carry this run's
+label), because Ryuk's image cannot be pulled where there is no registry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from pydantic import SecretStr
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+
+from harness._proc import Supervisor
+from harness.faults import Toxiproxy
+from harness.images import IMAGES, MissingImage, describe, present
+from harness.providers._containers import (
+    PROXY_PORTS,
+    FaultsContainer,
+    HarnessServiceContainer,
+    LiteLLMContainer,
+    PostgresContainer,
+    RedisContainer,
+)
+from harness.providers.local import litellm_pin, write_team_keys
+from harness.stack import Stack
+from harness.target import Endpoint, LangfuseTarget, Target
+
+__all__ = ["RUN_LABEL", "ContainersProvider"]
+
+RUN_LABEL = "org.gateway-harness.run"
+# Ryuk cannot be pulled without a registry; the reaper below does its job
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+class ContainersProvider:
+    """Starts the stack for a Target in containers; `start()` returns the Stack, `stop()` removes it all."""
+
+    def __init__(self, target: Target, run_dir: Path) -> None:
+        if target.litellm_config is None:
+            raise ValueError("the containers provider needs target.litellm_config")
+        self.target = target
+        self.config = target.litellm_config
+        self.run_dir = run_dir
+        self.log_dir = run_dir / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = uuid.uuid4().hex[:12]
+        self.label = f"{RUN_LABEL}={self.run_id}"
+        self.tmp = Path(tempfile.mkdtemp(prefix="harness-containers-"))
+        self.supervisor: Supervisor | None = None
+        self.network: Network | None = None
+        self.containers: dict[str, DockerContainer] = {}
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _image(self, name: str) -> str:
+        image = self.target.images.get(name) or IMAGES[name].tag
+        if present(image) is None:
+            raise MissingImage(f"image {image} ({name}) is not present and cannot be pulled here: run "
+                               f"`harness images build` (or `docker pull {image}` where a registry is reachable)")
+        return image
+
+    def start(self) -> Stack:
+        if shutil.which("docker") is None:
+            raise MissingImage("no docker client: run `apt-get install -y docker.io` and start dockerd")
+        daemon = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+        if daemon.returncode:
+            raise MissingImage("cannot reach the Docker daemon: start it (`dockerd &`, or systemctl start docker) "
+                               "or set DOCKER_HOST")
+        images = {name: self._image(name) for name in ("services", "litellm", "redis", "postgres")}
+        started = time.monotonic()
+        self.supervisor = Supervisor(self.log_dir)
+        self.supervisor.guard_docker(self.label)  # a killed harness leaves no container or network
+        self.supervisor.guard_dir(self.tmp)
+        try:
+            return self._start(images, started)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _run(self, name: str, container: DockerContainer, alias: str) -> DockerContainer:
+        assert self.network is not None
+        container.with_network(self.network).with_network_aliases(alias).with_name(f"harness-{self.run_id}-{name}")
+        container.with_kwargs(labels={RUN_LABEL: self.run_id})
+        self.containers[name] = container
+        try:
+            container.start()
+        except Exception as exc:
+            raise RuntimeError(f"container {name} ({container.image}) did not become ready: {exc}; "
+                               f"log {self._save_log(name, container)}") from None
+        return container
+
+    def _url(self, name: str, port: int) -> str:
+        container = self.containers[name]
+        return f"http://{container.get_container_host_ip()}:{container.get_exposed_port(port)}"
+
+    def _start(self, images: dict[str, str], started: float) -> Stack:
+        self.network = Network(docker_network_kw={"labels": {RUN_LABEL: self.run_id}}).create()
+        keys = {name: f"sk-{name}-{secrets.token_hex(12)}" for name in ("master", "openai", "anthropic", "gemini")}
+        lf_public, lf_secret = f"pk-lf-{secrets.token_hex(8)}", f"sk-lf-{secrets.token_hex(16)}"
+        services = images["services"]
+        redis = self._run("redis", RedisContainer(images["redis"]), "redis")
+        postgres = self._run("postgres", PostgresContainer(images["postgres"]), "postgres")
+        self._run("mockllm", HarnessServiceContainer(services, "mockllm", 8000, "/_control/health"), "mock")
+        self._run("langfuse", HarnessServiceContainer(services, "langfuse", 3000, "/api/public/health")
+                  .with_envs(LANGFUSE_PUBLIC_KEY=lf_public, LANGFUSE_SECRET_KEY=lf_secret), "langfuse")
+        self._run("alerts", HarnessServiceContainer(services, "alerts", 9000, "/health"), "alerts")
+        self._run("toxiproxy", FaultsContainer(services), "faults")
+        faults_url = self._url("toxiproxy", 8474)
+        Toxiproxy(faults_url).populate(
+            [{"name": name, "listen": f"0.0.0.0:{port}", "upstream": "redis:6379" if name == "redis" else "mock:8000"}
+             for name, port in PROXY_PORTS.items()])
+        teams, budget, keys_file = write_team_keys(self.target, self.config, self.tmp)
+        os.chmod(self.tmp, 0o755)
+        os.chmod(keys_file, 0o644)  # read by the container's user; the folder is this run's and removed after
+        gateway = LiteLLMContainer(images["litellm"], self.config, keys_file).with_litellm_env(
+            OPENAI_API_BASE=f"http://faults:{PROXY_PORTS['openai']}/v1",
+            ANTHROPIC_API_BASE=f"http://faults:{PROXY_PORTS['anthropic']}",
+            GEMINI_API_BASE=f"http://faults:{PROXY_PORTS['gemini']}/v1beta",
+            OPENAI_API_KEY=keys["openai"], ANTHROPIC_API_KEY=keys["anthropic"], GEMINI_API_KEY=keys["gemini"],
+            LITELLM_MASTER_KEY=keys["master"], REDIS_HOST="faults", REDIS_PORT=str(PROXY_PORTS["redis"]),
+            LANGFUSE_HOST="http://langfuse:3000", LANGFUSE_PUBLIC_KEY=lf_public, LANGFUSE_SECRET_KEY=lf_secret,
+            HARNESS_ALERT_WEBHOOK="http://alerts:9000/hooks/budget", LITELLM_LOCAL_MODEL_COST_MAP="True",
+            LITELLM_TELEMETRY="False", DISABLE_SCHEMA_UPDATE="true")
+        self._run("litellm", gateway, "litellm")
+        gateway_url = self._url("litellm", 4000)
+        redis_url = f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
+        pg = self.containers["postgres"]
+        postgres_url = f"postgresql://harness@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}/postgres"
+        del postgres
+        langfuse_url, mock_url = self._url("langfuse", 3000), self._url("mockllm", 8000)
+        target = self.target.model_copy(update={
+            "provider": "containers",
+            "gateway": Endpoint(url=gateway_url, master_key=SecretStr(keys["master"]), health_url=gateway_url),
+            "langfuse": LangfuseTarget(url=langfuse_url, public_key=lf_public, secret_key=SecretStr(lf_secret),
+                                       standin=True),
+            "mock_url": mock_url, "toxiproxy_url": faults_url, "alerts_url": self._url("alerts", 9000),
+            "redis_url": SecretStr(redis_url), "postgres_url": SecretStr(postgres_url),
+            "teams": teams, "budget": budget,
+            "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
+                         "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
+                         "fault proxy: harness Toxiproxy-compatible server (2.12 API)"],
+        })
+        versions = {**litellm_pin(), **{f"image_{k}": v for k, v in describe().items() if k in images}}
+        return Stack(target=target, provider="containers", gateway_url=gateway_url,
+                     master_key=SecretStr(keys["master"]), health_url=gateway_url, mock_url=mock_url,
+                     toxiproxy_url=faults_url, standins=target.standins, versions=versions, pids={},
+                     log_dir=self.log_dir,
+                     extra={"startup_s": {"total": round(time.monotonic() - started, 3)},
+                            "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]],
+                            "langfuse_secret": lf_secret, "containers": {
+                                n: c.get_wrapped_container().id[:12] for n, c in self.containers.items()},
+                            "provider_direct_url": self._url("toxiproxy", PROXY_PORTS["openai"])})
+
+    def _save_log(self, name: str, container: DockerContainer) -> Path:
+        path = self.log_dir / f"{name}.log"
+        # a container that never started has no log; the path still says where it would be
+        with contextlib.suppress(Exception):
+            wrapped = container.get_wrapped_container()
+            if wrapped is not None:
+                path.write_bytes(wrapped.logs(stdout=True, stderr=True))
+        return path
+
+    def stop(self) -> None:
+        for name, container in reversed(list(self.containers.items())):
+            self._save_log(name, container)
+            with contextlib.suppress(Exception):  # already gone: the reaper's label sweep removes any rest
+                container.stop()
+        self.containers.clear()
+        if self.network is not None:
+            with contextlib.suppress(Exception):
+                self.network.remove()
+            self.network = None
+        if self.supervisor is not None:
+            self.supervisor.close()  # the reaper sweeps this run's label once more as it exits
+            self.supervisor = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
