@@ -8,7 +8,7 @@ GATEWAY_VENV ?= .venv-litellm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: acceptance chaos chaos-quick load test deps deps-test venv gateway lint bench clean
+.PHONY: acceptance chaos chaos-quick load test deps deps-test containers-ready venv gateway lint bench clean
 
 # HARNESS_TARGET=file verifies an existing deployment instead of the embedded stack
 TARGET_ARG := $(if $(HARNESS_TARGET),--target $(HARNESS_TARGET),)
@@ -26,7 +26,7 @@ PROFILE ?= steady
 load: deps venv gateway
 	$(VENV)/bin/harness load --profile $(PROFILE) $(TARGET_ARG)
 
-test: deps-test venv gateway lint
+test: deps-test venv gateway containers-ready lint
 	$(VENV)/bin/pytest tests
 
 lint: venv
@@ -53,6 +53,22 @@ deps-test: deps
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# the containers provider's tests: docker.io and debootstrap, a running dockerd, the local images
+containers-ready: deps venv
+	@missing=""; \
+	command -v dockerd >/dev/null || missing="$$missing docker.io"; \
+	command -v debootstrap >/dev/null || missing="$$missing debootstrap"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@docker info >/dev/null 2>&1 || { \
+	  echo "starting dockerd (log: /tmp/harness-dockerd.log)"; \
+	  $(SUDO) sh -c 'nohup dockerd >/tmp/harness-dockerd.log 2>&1 &'; \
+	  for i in $$(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
+	  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/harness-dockerd.log"; exit 1; }; }
+	$(SUDO) $(VENV)/bin/harness images build
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

@@ -56,4 +56,30 @@ def diagnose() -> list[Item]:
     items.append(Item("wrk (benchmarks)", shutil.which("wrk"), "sudo apt-get install -y wrk", required=False))
     items.append(Item("docker (containers provider)", shutil.which("docker"), "sudo apt-get install -y docker.io",
                       required=False))
+    items += _images()
     return items
+
+
+def _images() -> list[Item]:
+    """Containers provider: each image present (and whether built here), or how to get it."""
+    from harness.images import IMAGES, MissingImage, present
+
+    try:
+        found = {name: present(spec.tag) for name, spec in IMAGES.items()}
+    except MissingImage:
+        return []
+    except OSError:
+        return []
+    if all(v is None for v in found.values()) and not _daemon():
+        return [Item("Docker daemon (containers provider)", None, "start dockerd (or set DOCKER_HOST)",
+                     required=False)]
+    return [Item(f"image {spec.tag}", (f"{found[name]['id']}, built locally" if found[name]["built_locally"] == "true"
+                                       else f"{found[name]['id']}, pulled") if found[name] else None,
+                 f"harness images build {name}   (or docker pull {spec.tag} where a registry is reachable)",
+                 required=False) for name, spec in IMAGES.items()]
+
+
+def _daemon() -> bool:
+    import subprocess
+
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
