@@ -68,6 +68,14 @@ _ALL = [
     # the VPS plan's budget controls; alerts there must fire "within 5 minutes" (slice 11)
     Criterion("BUD-1", "000 budget", "proxy monthly budget: one alert at the warning level, LLM calls refused at "
                                      "the cap and not before", 300.0, "s", "<="),
+    Criterion("EV-1", "000 s7", "a published event is on the stream and schema-valid"),
+    Criterion("EV-2", "beyond", "malformed events are refused with a clear error, nothing written"),
+    Criterion("OBV-1", "000 s8", "an event on a stale version becomes a change request, not applied"),
+    Criterion("OBV-2", "000 s8", "every event appended to the JSONL audit log; earlier lines never change"),
+    Criterion("OBV-3", "beyond", "observer SIGKILLed mid-stream and restarted: every event exactly once, none lost"),
+    Criterion("GIT-1", "000 s9", "a low-risk change is committed by the observer identity and pushed"),
+    Criterion("GIT-2", "000 s9", "a high-risk change waits for approval, then is applied"),
+    Criterion("GIT-3", "000 s9", "one commit per applied change, nothing processed twice, event log preserved"),
     Criterion("CA-1", "002", "exact cache hit under the limit, no upstream call", 0.1, "s", "<"),
     Criterion("CA-2", "002", "semantic cache: paraphrases hit, unrelated prompts do not", 0.30, "ratio", ">="),
     Criterion("CA-4", "beyond", "where isolation is configured, no team is answered from another team's cache"),

@@ -1,0 +1,194 @@
+"""EV-1, EV-2, OBV-1..OBV-3, GIT-1..GIT-3: the VPS plan's event layer (slices 7-9), judged from outside.
+
+Each check runs against an ObserverRig (a stream, an audit log, change requests, a truth repo and its
+remote) and reads only what an operator could: the stream, the files, and `git log`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+
+from harness.observer import IDENTITY_EMAIL, ObserverRig, make_event
+from harness.results import Outcome
+
+__all__ = ["approval_gate", "audit_log", "auto_commit", "bad_events", "crash_safety", "drift", "history",
+           "on_stream"]
+
+
+def on_stream(rig: ObserverRig) -> Outcome:
+    """EV-1: a published event is on the stream (XREAD) and passes the schema."""
+    event = make_event("project:life-os", 0)
+    entry = rig.publish(event)
+    found = rig.client.xrange(rig.stream, entry, entry)
+    body = json.loads(found[0][1][b"event"]) if found else None
+    try:
+        valid = body is not None and rig.schema.parse(body).event_id == event["event_id"]
+    except rig.schema.InvalidEvent:
+        valid = False
+    return Outcome(id="EV-1", passed=valid, measured={"entry": entry, "present": bool(found), "schema_valid": valid},
+                   threshold="present and schema-valid", detail=f"entry {entry} read back" if found else "not found")
+
+
+_BAD = {
+    "missing aggregate_id": lambda e: {k: v for k, v in e.items() if k != "aggregate_id"},
+    "version as text": lambda e: {**e, "version": "47"},
+    "negative version": lambda e: {**e, "version": -1},
+    "approval_required as text": lambda e: {**e, "metadata": {**e["metadata"], "approval_required": "no"}},
+    "unknown field": lambda e: {**e, "colour": "red"},
+    "not JSON": lambda e: "{event_id: evt_x",
+}
+
+
+def bad_events(rig: ObserverRig, validate: bool = True) -> Outcome:
+    """EV-2: malformed events are refused with a message naming the problem, and nothing is written."""
+    before = rig.client.xlen(rig.stream) if rig.client.exists(rig.stream) else 0
+    refused, accepted = {}, []
+    for name, spoil in _BAD.items():
+        try:
+            rig.publish(spoil(make_event("project:life-os", 0)), validate=validate)
+            accepted.append(name)
+        except rig.schema.InvalidEvent as exc:
+            refused[name] = str(exc)
+    written = (rig.client.xlen(rig.stream) if rig.client.exists(rig.stream) else 0) - before
+    clear = all(len(m) > 8 for m in refused.values())
+    ok = not accepted and written == 0 and clear
+    return Outcome(id="EV-2", passed=ok, measured={"refused": len(refused), "accepted": accepted, "written": written},
+                   threshold={"refused": len(_BAD), "written": 0},
+                   detail="; ".join(f"{k}: {v}" for k, v in list(refused.items())[:3]) if ok
+                   else f"accepted {accepted}, {written} entries written", evidence={"messages": refused})
+
+
+def drift(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
+    """OBV-1: an event based on a stale version becomes a change request and is not applied."""
+    aggregate = "project:drift-check"
+    rig.publish(make_event(aggregate, 0))
+    stale = make_event(aggregate, 0)  # the aggregate is at 1 once the first is applied
+    rig.publish(stale)
+    drained = rig.drained(timeout_s)
+    request = rig.change_requests().get(stale["event_id"])
+    applied = [c for c in rig.commits() if c["event_id"] == stale["event_id"]]
+    ok = drained and request is not None and request.get("kind") == "drift" and not applied
+    return Outcome(id="OBV-1", passed=ok, measured={"change_request": request.get("kind") if request else None,
+                                                    "applied": bool(applied)},
+                   threshold={"change_request": "drift", "applied": False},
+                   detail=request["reason"] if request else "no change request for a stale event")
+
+
+def audit_log(rig: ObserverRig, count: int = 20, timeout_s: float = 20.0) -> Outcome:
+    """OBV-2: every event lands in the JSONL log once, and lines written earlier never change."""
+    before = rig.audit.read_bytes() if rig.audit.exists() else b""
+    events = [make_event("project:audit-check", i) for i in range(count)]
+    for event in events:
+        rig.publish(event)
+    drained = rig.drained(timeout_s)
+    after = rig.audit.read_bytes()
+    ids = Counter(rig.audit_ids())
+    missing = [e["event_id"] for e in events if ids[e["event_id"]] == 0]
+    duplicated = [e["event_id"] for e in events if ids[e["event_id"]] > 1]
+    prefix_kept = after.startswith(before)
+    ok = drained and not missing and not duplicated and prefix_kept
+    return Outcome(id="OBV-2", passed=ok, measured={"logged": count - len(missing), "duplicated": len(duplicated),
+                                                    "earlier_lines_unchanged": prefix_kept},
+                   threshold={"logged": count, "duplicated": 0, "earlier_lines_unchanged": True},
+                   detail=f"{count - len(missing)}/{count} events logged once; earlier lines "
+                          f"{'unchanged' if prefix_kept else 'CHANGED'}")
+
+
+def auto_commit(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
+    """GIT-1: a low-risk change is committed by the observer's identity and reaches the remote."""
+    event = make_event("project:commit-check", 0)
+    rig.publish(event)
+    deadline = time.monotonic() + timeout_s
+    remote: list[dict[str, str]] = []
+    while time.monotonic() < deadline:
+        remote = [c for c in rig.commits("remote") if c["event_id"] == event["event_id"]]
+        if remote:
+            break
+        time.sleep(0.1)
+    ok = len(remote) == 1 and remote[0]["author"] == IDENTITY_EMAIL
+    return Outcome(id="GIT-1", passed=ok, measured={"commits_on_remote": len(remote),
+                                                    "author": remote[0]["author"] if remote else None},
+                   threshold={"commits_on_remote": 1, "author": IDENTITY_EMAIL},
+                   detail=f"commit {remote[0]['sha'][:10]} by {remote[0]['author']}" if remote
+                   else "no commit for the event reached the remote")
+
+
+def approval_gate(rig: ObserverRig, hold_s: float = 2.0, timeout_s: float = 10.0) -> Outcome:
+    """GIT-2: a high-risk change is not applied while unapproved, and is applied once approved."""
+    aggregate = "project:approval-check"
+    event = make_event(aggregate, 0, approval=True, data={"budget": "raise to $500"})
+    rig.publish(event)
+    time.sleep(hold_s)
+    early = [c for c in rig.commits() if c["event_id"] == event["event_id"]]
+    request = rig.change_requests().get(event["event_id"], {})
+    approved_at = time.monotonic()
+    rig.approve(event["event_id"], "harness-check")
+    applied: list[dict[str, str]] = []
+    while time.monotonic() - approved_at < timeout_s and not applied:
+        applied = [c for c in rig.commits() if c["event_id"] == event["event_id"]]
+        time.sleep(0.05)
+    latency = round(time.monotonic() - approved_at, 3) if applied else None
+    ok = not early and request.get("status") == "pending" and len(applied) == 1
+    return Outcome(id="GIT-2", passed=ok, measured={"applied_before_approval": bool(early),
+                                                    "applied_after_s": latency},
+                   threshold={"applied_before_approval": False, "applied_after_approval": True}, unit="s",
+                   detail=f"held {hold_s:g} s as {request.get('status')!r}, applied {latency} s after approval"
+                   if ok else f"before approval: {len(early)} commits, request {request.get('status')!r}; "
+                              f"after: {len(applied)} commits")
+
+
+def history(rig: ObserverRig) -> Outcome:
+    """GIT-3: one commit per applied change (no event id twice), no change request for an applied event,
+    and the event log holds every published event exactly once."""
+    rig.drained(10.0)
+    commits = Counter(c["event_id"] for c in rig.commits() if c["event_id"])
+    twice = sorted(e for e, n in commits.items() if n > 1)
+    requests = rig.change_requests()
+    both = sorted(e for e in commits if e in requests and requests[e]["kind"] == "drift")
+    logged = Counter(rig.audit_ids())
+    repeated = sorted(e for e, n in logged.items() if n > 1)
+    ok = not twice and not both and not repeated
+    return Outcome(id="GIT-3", passed=ok, measured={"commits": sum(commits.values()), "event_ids_in_two_commits":
+                                                    len(twice), "applied_and_drift": len(both),
+                                                    "logged_twice": len(repeated)},
+                   threshold={"event_ids_in_two_commits": 0, "applied_and_drift": 0, "logged_twice": 0},
+                   detail=f"{sum(commits.values())} commits, one per applied event" if ok
+                   else f"processed twice: {(twice + both + repeated)[:3]}")
+
+
+def crash_safety(rig: ObserverRig, events: int = 60, kills: int = 4, seed: int | None = None,
+                 timeout_s: float = 60.0) -> Outcome:
+    """OBV-3: events flow while the observer is SIGKILLed at random moments and restarted; afterwards
+    every event is logged exactly once, every low-risk change committed exactly once, none lost."""
+    rng = random.Random(seed)
+    aggregates = [f"project:crash-{i}" for i in range(4)]
+    versions = dict.fromkeys(aggregates, 0)
+    published = []
+    kill_at = sorted(rng.sample(range(5, events), kills))
+    for index in range(events):
+        aggregate = rng.choice(aggregates)
+        event = make_event(aggregate, versions[aggregate])
+        versions[aggregate] += 1  # published in order per aggregate: each is based on the one before
+        rig.publish(event)
+        published.append(event["event_id"])
+        if index in kill_at:
+            time.sleep(rng.uniform(0.0, 0.08))  # land the kill anywhere in the observer's work
+            rig.kill()
+            rig.start()
+        else:
+            time.sleep(rng.uniform(0.0, 0.01))
+    drained = rig.drained(timeout_s)
+    logged, committed = Counter(rig.audit_ids()), Counter(c["event_id"] for c in rig.commits())
+    lost = [e for e in published if logged[e] == 0]
+    twice = [e for e in published if logged[e] > 1 or committed[e] > 1]
+    uncommitted = [e for e in published if committed[e] == 0]
+    ok = drained and not lost and not twice and not uncommitted
+    return Outcome(id="OBV-3", passed=ok, measured={"events": events, "kills": kills, "lost": len(lost),
+                                                    "twice": len(twice), "not_committed": len(uncommitted)},
+                   threshold={"lost": 0, "twice": 0, "not_committed": 0},
+                   detail=f"{events} events, {kills} SIGKILLs: every event logged and committed exactly once"
+                   if ok else f"lost {lost[:2]}, twice {twice[:2]}, not committed {uncommitted[:2]}"
+                              f"{'' if drained else '; the stream never drained'}")

@@ -1,0 +1,60 @@
+"""The event checks PASS on the reference observer and FAIL on the variants the plan's sketch would be:
+an observer that acks before applying, one without idempotency, a publisher without validation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from harness.checks import events
+from harness.observer import ObserverRig, make_event
+
+Rig = Callable[..., ObserverRig]
+
+
+def test_every_check_passes_on_the_reference_observer(rig_factory: Rig) -> None:
+    rig = rig_factory()
+    outcomes = [events.on_stream(rig), events.bad_events(rig), events.drift(rig), events.audit_log(rig),
+                events.auto_commit(rig), events.approval_gate(rig, hold_s=1.0), events.crash_safety(rig, seed=1),
+                events.history(rig)]
+    assert all(outcomes), [o.summary() for o in outcomes if not o]
+
+
+def test_ev2_fails_when_the_publisher_does_not_validate(rig_factory: Rig) -> None:
+    outcome = events.bad_events(rig_factory(start=False), validate=False)
+    assert not outcome.passed and outcome.measured["written"] >= 5
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_obv3_fails_when_the_observer_acks_before_applying(rig_factory: Rig, seed: int) -> None:
+    outcome = events.crash_safety(rig_factory("--ack-first"), events=60, kills=8, seed=seed)
+    assert not outcome.passed and outcome.measured["lost"] + outcome.measured["not_committed"] > 0, outcome.summary()
+
+
+def test_git3_fails_when_the_observer_is_not_idempotent(rig_factory: Rig) -> None:
+    rig = rig_factory("--no-idempotency")
+    events.crash_safety(rig, events=60, kills=8, seed=7)
+    outcome = events.history(rig)
+    assert not outcome.passed, outcome.summary()
+
+
+def test_commits_reach_the_remote_once_it_is_back(rig_factory: Rig) -> None:
+    """The git remote unreachable: commits stay local (nothing lost, the stream still drains), and the
+    next push after it returns carries them all."""
+    rig = rig_factory()
+    hidden = rig.remote.with_name("remote-away.git")
+    rig.remote.rename(hidden)
+    sent = [make_event("project:offline", i) for i in range(5)]
+    for event in sent:
+        rig.publish(event)
+    assert rig.drained(15)
+    assert [c["event_id"] for c in rig.commits()] == [e["event_id"] for e in sent]
+    hidden.rename(rig.remote)
+    rig.publish(make_event("project:offline", 5))
+    assert rig.drained(15)
+    deadline = time.monotonic() + 15
+    while len(rig.commits("remote")) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(rig.commits("remote")) == 6
