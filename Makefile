@@ -91,6 +91,7 @@ bench: deps-test venv gateway
 	$(VENV)/bin/python bench/acceptance_run.py
 	$(VENV)/bin/python bench/load_headroom.py
 	$(VENV)/bin/python bench/percentile_accuracy.py
+	$(VENV)/bin/python bench/observer_throughput.py
 
 clean:
 	rm -rf $(VENV) $(GATEWAY_VENV) reports/*/

@@ -61,13 +61,13 @@ class ObserverRig:
     """One observer deployment under test: `start()`, `kill()`, `publish()`, `approve()`, then read results."""
 
     def __init__(self, redis_url: str, folder: Path, flags: tuple[str, ...] = ()) -> None:
-        self.redis_url, self.folder, self.flags = redis_url, folder, flags
+        self.redis_url, self.folder, self.flags = redis_url, folder.resolve(), flags
         self.client = redis.Redis.from_url(redis_url)
         self.stream = f"agent_events_{uuid.uuid4().hex[:8]}"
-        self.repo, self.remote = folder / "truth", folder / "truth-remote.git"
-        self.audit, self.changes = folder / "audit.jsonl", folder / "change-requests"
+        self.repo, self.remote = self.folder / "truth", self.folder / "truth-remote.git"
+        self.audit, self.changes = self.folder / "audit.jsonl", self.folder / "change-requests"
         self.schema = event_schema()
-        self.supervisor = Supervisor(folder)
+        self.supervisor = Supervisor(self.folder)
         self.service: Service | None = None
         self.starts = 0
         self._init_repo()
@@ -150,10 +150,11 @@ class ObserverRig:
         return {p.stem: json.loads(p.read_text()) for p in self.changes.glob("*.json")}
 
     def commits(self, where: str = "local") -> list[dict[str, str]]:
-        """Commits after the initial one, oldest first: sha, author email, Event-Id trailer."""
+        """Commits after the initial one, oldest first, one row per Event-Id trailer: sha, author, event_id."""
         repo = self.remote if where == "remote" else self.repo
         out = _git(repo, "log", "--reverse", "--format=%H%x1f%ae%x1f%(trailers:key=Event-Id,valueonly,separator=;)"
                                              "%x1e", "main")
-        rows = [r.strip("\n") for r in out.split("\x1e") if r.strip()]
-        commits = [dict(zip(("sha", "author", "event_id"), r.split("\x1f"), strict=True)) for r in rows]
-        return [c for c in commits if c["author"] != "operator@example.invalid"]
+        rows = [r.strip("\n").split("\x1f") for r in out.split("\x1e") if r.strip()]
+        # a batched commit carries several Event-Id trailers: one row per event id it applied
+        return [{"sha": sha, "author": author, "event_id": ident} for sha, author, ids in rows
+                if author != "operator@example.invalid" for ident in (ids.split(";") if ids else [""])]

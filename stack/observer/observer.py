@@ -41,10 +41,13 @@ def _slug(aggregate_id: str) -> str:
 class Observer:
     def __init__(self, client: redis.Redis, repo: Path, audit: Path, changes: Path, *, stream: str = STREAM,
                  group: str = "observers", consumer: str = "observer-1", claim_idle_ms: int = 5_000,
-                 ack_first: bool = False, idempotent: bool = True, push: bool = True) -> None:
+                 ack_first: bool = False, idempotent: bool = True, push: bool = True, batch: bool = False) -> None:
         self.r, self.repo, self.audit, self.changes = client, repo, audit, changes
         self.stream, self.group, self.consumer, self.claim_idle_ms = stream, group, consumer, claim_idle_ms
         self.ack_first, self.idempotent, self.push_enabled = ack_first, idempotent, push
+        self.batch = batch  # one commit per read batch; entries are acknowledged only after that commit
+        self._staged: list[str] = []
+        self._unacked: list[bytes | str] = []
         self.seen: set[str] = set()
         self.push_pending = False
         self.push_after = 0.0
@@ -121,6 +124,7 @@ class Observer:
         for _, entries in reply or []:
             for entry_id, fields in entries:
                 done += self.handle(entry_id, fields)
+        self.flush()
         done += self.approvals()
         if self.push_pending and time.monotonic() >= self.push_after:
             self.push()
@@ -142,9 +146,23 @@ class Observer:
             return 1
         self._audit(event)
         self._reconcile(event, entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id))
-        if not self.ack_first:
+        if self.batch and not self.ack_first:
+            self._unacked.append(entry_id)
+        elif not self.ack_first:
             self.r.xack(self.stream, self.group, entry_id)
         return 1
+
+    def flush(self) -> None:
+        """Batch mode: one commit for everything applied since the last, then the acknowledgements."""
+        if self._staged:
+            trailers = "\n".join(f"Event-Id: {ident}" for ident in self._staged)
+            self._git("add", "aggregates")
+            self._git("commit", "-q", "-m", f"apply {len(self._staged)} events\n\n{trailers}")
+            self._staged.clear()
+            self.push_pending = self.push_enabled and self._has_remote()
+        if self._unacked:
+            self.r.xack(self.stream, self.group, *self._unacked)
+            self._unacked.clear()
 
     # effects, each idempotent by event id
 
@@ -198,8 +216,11 @@ class Observer:
         path = self.repo / "aggregates" / f"{_slug(event.aggregate_id)}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(updated, indent=1, sort_keys=True) + "\n")
-        trailers = f"\n\nEvent-Id: {event.event_id}" + (f"\nApproved-By: {approved_by}" if approved_by else "")
+        if self.batch and approved_by is None:
+            self._staged.append(event.event_id)  # added and committed together in flush()
+            return
         self._git("add", str(path.relative_to(self.repo)))
+        trailers = f"\n\nEvent-Id: {event.event_id}" + (f"\nApproved-By: {approved_by}" if approved_by else "")
         self._git("commit", "-q", "-m", f"{event.payload.action} {event.payload.resource} "
                                         f"({event.aggregate_id} v{updated['version']}){trailers}")
         self.push_pending = self.push_enabled and self._has_remote()
@@ -269,11 +290,12 @@ def main() -> None:
     parser.add_argument("--claim-idle-ms", type=int, default=5_000)
     parser.add_argument("--ack-first", action="store_true", help="negative control: ack before processing")
     parser.add_argument("--no-idempotency", action="store_true", help="negative control: no dedupe by event id")
+    parser.add_argument("--batch", action="store_true", help="one commit per read batch (acks after the commit)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s observer: %(message)s")
     observer = Observer(redis.Redis.from_url(args.redis), args.repo, args.audit, args.changes, stream=args.stream,
                         consumer=args.consumer, claim_idle_ms=args.claim_idle_ms, ack_first=args.ack_first,
-                        idempotent=not args.no_idempotency)
+                        idempotent=not args.no_idempotency, batch=args.batch)
     stop = [False]
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
     observer.setup()
