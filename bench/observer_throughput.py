@@ -16,7 +16,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness._proc import free_port
-from harness.observer import OBSERVER_DIR, make_event
+from harness.observer import OBSERVER_DIR, init_truth_repo, make_event
 
 sys.path.insert(0, str(OBSERVER_DIR))
 _spec = importlib.util.spec_from_file_location("reference_observer", OBSERVER_DIR / "observer.py")
@@ -26,16 +26,6 @@ _spec.loader.exec_module(reference)
 schema = sys.modules["event_schema"]
 
 
-def _repo(folder: Path) -> Path:
-    repo = folder / "truth"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    (repo / "README.md").write_text("truth\n")
-    ident = ["-c", "user.name=b", "-c", "user.email=b@example.invalid"]
-    subprocess.run(["git", *ident, "-C", str(repo), "add", "."], check=True)
-    subprocess.run(["git", *ident, "-C", str(repo), "commit", "-qm", "init"], check=True)
-    return repo
-
-
 def _observer_rate(client: redis.Redis, folder: Path, count: int, batch: bool) -> float:
     stream = f"bench_{'batch' if batch else 'single'}"
     versions: dict[str, int] = {}
@@ -43,8 +33,9 @@ def _observer_rate(client: redis.Redis, folder: Path, count: int, batch: bool) -
         aggregate = f"project:p{i % 8}"
         schema.publish(client, make_event(aggregate, versions.get(aggregate, 0)), stream=stream)
         versions[aggregate] = versions.get(aggregate, 0) + 1
-    observer = reference.Observer(client, _repo(folder), folder / "audit.jsonl", folder / "changes", stream=stream,
-                                  push=False, batch=batch)
+    folder.mkdir(parents=True)
+    observer = reference.Observer(client, init_truth_repo(folder / "truth"), folder / "audit.jsonl",
+                                  folder / "changes", stream=stream, push=False, batch=batch)
     observer.setup()
     started = time.perf_counter()
     done = 0

@@ -25,7 +25,7 @@ import redis
 from harness._proc import Service, Supervisor
 from harness.target import REPO
 
-__all__ = ["IDENTITY_EMAIL", "OBSERVER_DIR", "ObserverRig", "event_schema", "make_event"]
+__all__ = ["IDENTITY_EMAIL", "OBSERVER_DIR", "ObserverRig", "event_schema", "init_truth_repo", "make_event"]
 
 OBSERVER_DIR = REPO / "stack" / "observer"
 IDENTITY_EMAIL = "observer@gateway-harness.local"  # the reference observer commits as this
@@ -53,6 +53,21 @@ def make_event(aggregate: str, version: int, *, approval: bool = False, data: di
             "metadata": {"correlation_id": f"req-{ident}", "approval_required": approval}}
 
 
+def init_truth_repo(repo: Path, remote: Path | None = None) -> Path:
+    """A truth repository with one operator commit (and a bare remote it is pushed to, if given)."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "operator", "GIT_AUTHOR_EMAIL": "operator@example.invalid",
+           "GIT_COMMITTER_NAME": "operator", "GIT_COMMITTER_EMAIL": "operator@example.invalid"}
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "README.md").write_text("Truth repository: one JSON file per aggregate, by the observer.\n")
+    steps: list[tuple[str, ...]] = [("add", "README.md"), ("commit", "-q", "-m", "truth repository")]
+    if remote is not None:
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+        steps += [("remote", "add", "origin", str(remote)), ("push", "-q", "origin", "main")]
+    for args in steps:
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+    return repo
+
+
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
@@ -70,18 +85,8 @@ class ObserverRig:
         self.supervisor = Supervisor(self.folder)
         self.service: Service | None = None
         self.starts = 0
-        self._init_repo()
-
-    def _init_repo(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.remote)], check=True)
-        subprocess.run(["git", "init", "-q", "-b", "main", str(self.repo)], check=True)
-        (self.repo / "README.md").write_text("Truth repository: one JSON file per aggregate, by the observer.\n")
-        env = {**os.environ, "GIT_AUTHOR_NAME": "operator", "GIT_AUTHOR_EMAIL": "operator@example.invalid",
-               "GIT_COMMITTER_NAME": "operator", "GIT_COMMITTER_EMAIL": "operator@example.invalid"}
-        for args in (("add", "README.md"), ("commit", "-q", "-m", "truth repository"),
-                     ("remote", "add", "origin", str(self.remote)), ("push", "-q", "origin", "main")):
-            subprocess.run(["git", "-C", str(self.repo), *args], check=True, capture_output=True, env=env)
+        init_truth_repo(self.repo, self.remote)
 
     # the observer process
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from harness.observer import OBSERVER_DIR, make_event
+from harness.observer import OBSERVER_DIR, init_truth_repo, make_event
 
 sys.path.insert(0, str(OBSERVER_DIR))
 _spec = importlib.util.spec_from_file_location("reference_observer", OBSERVER_DIR / "observer.py")
@@ -34,16 +34,6 @@ class Crash(Exception):
     """Stands for SIGKILL: the observer stops in the middle of an effect."""
 
 
-def _git_init(folder: Path) -> Path:
-    repo = folder / "truth"
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    (repo / "README.md").write_text("truth\n")
-    env = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    subprocess.run(["git", *env, "-C", str(repo), "add", "."], check=True)
-    subprocess.run(["git", *env, "-C", str(repo), "commit", "-qm", "init"], check=True)
-    return repo
-
-
 class ObserverMachine(RuleBasedStateMachine):
     redis_url = ""
     folder = Path()
@@ -52,7 +42,7 @@ class ObserverMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = self.folder / uuid.uuid4().hex[:8]
         self.dir.mkdir(parents=True)
-        self.repo = _git_init(self.dir)
+        self.repo = init_truth_repo(self.dir / "truth")
         self.client = redis.Redis.from_url(self.redis_url)
         self.stream = f"model_{uuid.uuid4().hex[:8]}"
         self.observer = self._fresh()
