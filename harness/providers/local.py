@@ -41,7 +41,7 @@ from harness.target import (
     read_teams,
 )
 
-__all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin", "write_team_keys"]
+__all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin", "start_postgres", "write_team_keys"]
 
 LOCK = REPO / "stack" / "litellm" / "requirements.lock"
 
@@ -159,7 +159,7 @@ class LocalProvider:
         redis = sup.start("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", str(self.tmp)])
         with ThreadPoolExecutor(1) as pool:
-            pg_future = pool.submit(self._start_postgres, sup, postgres_bins) if postgres_bins else None
+            pg_future = pool.submit(start_postgres, sup, postgres_bins, self.tmp) if postgres_bins else None
             sup.ready(mock, ports["mock"].exists, 15)
             sup.ready(langfuse, ports["langfuse"].exists, 15)
             sup.ready(redis, lambda: _redis_ping(redis_port), 15)
@@ -244,39 +244,41 @@ class LocalProvider:
         sup.ready(service, port_file.exists, 15)
         return f"http://127.0.0.1:{port_file.read_text()}"
 
-    def _start_postgres(self, sup: Supervisor, bins: tuple[str, str]) -> str:
-        initdb, postgres = bins
-        data = self.tmp / "pg"
-        user = None
-        if os.geteuid() == 0:
-            # postgres refuses to run as root; the Debian package provides this account
-            try:
-                pw = pwd.getpwnam("postgres")
-            except KeyError:
-                raise MissingDependency("user 'postgres' missing: run `apt-get install -y postgresql`") from None
-            user = "postgres"
-            os.chmod(self.tmp, 0o755)
-            data.mkdir()
-            os.chown(data, pw.pw_uid, pw.pw_gid)
-        init = subprocess.run([initdb, "-D", str(data), "-U", "harness", "-A", "trust", "--no-sync", "-E", "UTF8"],
-                              capture_output=True, text=True, user=user)
-        if init.returncode:
-            raise StartupError(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
-        port = free_port()
-        service = sup.start("postgres", [postgres, "-D", str(data), "-p", str(port), "-k", str(data),
-                                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"], user=user,
-                            # SIGINT is Postgres' fast shutdown; its backends run in sessions of their own
-                            stop_signal=signal.SIGINT)
-        isready = _binary("pg_isready", "postgresql")
-        sup.ready(service, lambda: subprocess.run([isready, "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0,
-                  30)
-        return f"postgresql://harness@127.0.0.1:{port}/postgres"
-
     def stop(self) -> None:
         if self.supervisor is not None:
             self.supervisor.close()
             self.supervisor = None
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start_postgres(sup: Supervisor, bins: tuple[str, str], folder: Path, name: str = "postgres") -> str:
+    """A fresh Postgres cluster in `folder/pg` (trust auth, loopback, no fsync) run by `sup`; its URL.
+    As root it runs as the Debian `postgres` user, since Postgres refuses root."""
+    initdb, postgres = bins
+    data = folder / "pg"
+    user = None
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            raise MissingDependency("user 'postgres' missing: run `apt-get install -y postgresql`") from None
+        user = "postgres"
+        os.chmod(folder, 0o755)
+        data.mkdir()
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+    init = subprocess.run([initdb, "-D", str(data), "-U", "harness", "-A", "trust", "--no-sync", "-E", "UTF8"],
+                          capture_output=True, text=True, user=user)
+    if init.returncode:
+        raise StartupError(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+    port = free_port()
+    service = sup.start(name, [postgres, "-D", str(data), "-p", str(port), "-k", str(data),
+                               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"], user=user,
+                        # SIGINT is Postgres' fast shutdown; its backends run in sessions of their own
+                        stop_signal=signal.SIGINT)
+    isready = _binary("pg_isready", "postgresql")
+    sup.ready(service, lambda: subprocess.run([isready, "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0,
+              30)
+    return f"postgresql://harness@127.0.0.1:{port}/postgres"
 
 
 def write_team_keys(target: Target, config: Path, folder: Path) -> tuple[list[Team], ProxyBudget | None, Path]:

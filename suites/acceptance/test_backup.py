@@ -1,0 +1,61 @@
+"""Backups (VPS plan slice 10): BK-1..BK-4 with the reference backup job (stack/backup) against the
+stack's Postgres, Redis and a truth repository; restored into fresh servers and compared."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.backups import BackupRig
+from harness.checks import backup
+from harness.results import NotApplicable, Outcome
+from harness.stack import Stack
+
+Record = Callable[[Outcome], Outcome]
+
+
+@pytest.fixture(scope="module")
+def backups(stack: Stack, run_dir: Path) -> Iterator[BackupRig | None]:
+    target = stack.target
+    if stack.provider != "local" or target.postgres_url is None or target.redis_url is None:
+        yield None
+        return
+    sink = stack.alerts()
+    rig = BackupRig(target.postgres_url.get_secret_value(), target.redis_url.get_secret_value(),
+                    stack.toxiproxy_url, run_dir / "backups", sink.hook_url("backup") if sink else None)
+    rig.seed()
+    try:
+        yield rig
+    finally:
+        rig.close()
+
+
+def _rig(backups: BackupRig | None) -> BackupRig:
+    if backups is None:
+        raise NotApplicable("the backup checks run the reference job on the embedded stack, whose Postgres and "
+                            "Redis the harness owns and can restore into fresh servers")
+    return backups
+
+
+@pytest.mark.criterion("BK-1", "BK-2")
+def test_backup_and_restore(backups: BackupRig | None, record: Record) -> None:
+    rig = _rig(backups)
+    listed, stamp = backup.runs_and_lists(rig, rig.local_store)
+    outcomes = [record(listed), record(backup.restore_matches(rig, rig.local_store, stamp))]
+    s3, s3_stamp = backup.runs_and_lists(rig, rig.s3_store())
+    outcomes.append(record(s3))
+    assert all(outcomes) and s3_stamp, "; ".join(o.summary() for o in outcomes if not o)
+
+
+@pytest.mark.criterion("BK-3")
+def test_retention(backups: BackupRig | None, record: Record) -> None:
+    rig = _rig(backups)
+    outcome = record(backup.retention(rig, rig.local_store))
+    assert outcome, outcome.summary()
+
+
+@pytest.mark.criterion("BK-4")
+def test_unreachable_store(backups: BackupRig | None, stack: Stack, record: Record) -> None:
+    rig = _rig(backups)
+    outcome = record(backup.failure_is_loud(rig, stack.alerts()))
+    assert outcome, outcome.summary()
