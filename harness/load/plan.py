@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.load.driver import DEFAULT_PROMPTS, LoadSpec
 from harness.load.profiles import PROFILES, Profile, open_loop, sweep
@@ -52,7 +54,11 @@ def spec_for(stack: Stack) -> LoadSpec:
 
 
 def progress_printer(profile: Profile, every_s: float = 5.0) -> Callable[[dict[str, Any]], None]:
-    """One line every `every_s` seconds (and the last): users, requests/s, errors, P95 so far."""
+    """On a terminal, a rich progress bar with users, requests/s, errors and P95 so far; elsewhere (CI logs)
+    one plain line every `every_s` seconds and the last one."""
+    console = Console(stderr=True)
+    if console.is_terminal:
+        return _LiveProgress(profile, console)
     last = [0.0]
 
     def show(item: dict[str, Any]) -> None:
@@ -60,9 +66,31 @@ def progress_printer(profile: Profile, every_s: float = 5.0) -> Callable[[dict[s
         if not final and time.monotonic() - last[0] < every_s:
             return
         last[0] = time.monotonic()
-        p95 = f"{item['p95_s'] * 1000:.0f} ms" if item.get("p95_s") is not None else "-"
-        print(f"load {profile.name}: t={item['t']:.0f}/{profile.duration_s:.0f} s users={item['users']} "
-              f"requests={item['requests']} rps={item['rps']} errors={item['errors']} p95={p95}"
-              f"{' ' + item['state'] if final else ''}", file=sys.stderr, flush=True)
+        console.print(f"load {profile.name}: {_status(item, profile)}{' ' + item['state'] if final else ''}",
+                      highlight=False, soft_wrap=True)
 
     return show
+
+
+def _status(item: dict[str, Any], profile: Profile) -> str:
+    p95 = f"{item['p95_s'] * 1000:.0f} ms" if item.get("p95_s") is not None else "-"
+    return (f"t={item['t']:.0f}/{profile.duration_s:.0f} s users={item['users']} requests={item['requests']} "
+            f"rps={item['rps']} errors={item['errors']} p95={p95}")
+
+
+class _LiveProgress:
+    """A bar over the profile's duration, its description the live figures; ends itself on the last line."""
+
+    def __init__(self, profile: Profile, console: Console) -> None:
+        self.profile = profile
+        self.bar = Progress(TextColumn("[bold]load {task.fields[name]}"), BarColumn(), TimeElapsedColumn(),
+                            TextColumn("{task.description}"), console=console, transient=False)
+        self.task = self.bar.add_task("starting", total=profile.duration_s, name=profile.name)
+        self.bar.start()
+
+    def __call__(self, item: dict[str, Any]) -> None:
+        self.bar.update(self.task, completed=min(item["t"], self.profile.duration_s),
+                        description=_status(item, self.profile))
+        if item.get("state") in ("finished", "interrupted"):
+            self.bar.update(self.task, description=f"{_status(item, self.profile)} {item['state']}")
+            self.bar.stop()
