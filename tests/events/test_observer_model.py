@@ -132,7 +132,12 @@ class ObserverMachine(RuleBasedStateMachine):
         observer._lock.close()  # what the kernel does for a dead process
         observer.r = self.client
         _ = original_ack
+        # the restarted observer recovers before anything else happens: crash + restart + recovery is, to
+        # the model, one whole step (entries in order, then approvals)
         self.observer = self._fresh()
+        while self.observer.step(block_ms=1):
+            pass
+        self._model_step()
 
     @precondition(lambda self: bool(self.pending))
     @rule(data=st.data())
