@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -79,9 +80,15 @@ class Supervisor:
         self.services: dict[str, Service] = {}
         self._stopped: dict[str, int] = {}
         self._reaper = subprocess.Popen([sys.executable, "-m", "harness._watchdog"], stdin=subprocess.PIPE,
-                                        start_new_session=True, text=True)
-        assert self._reaper.stdin is not None
+                                        stdout=subprocess.PIPE, start_new_session=True, text=True)
+        assert self._reaper.stdin is not None and self._reaper.stdout is not None
         self._pipe: IO[str] = self._reaper.stdin
+        # nothing starts until the reaper has its signal handlers: a reaper killed while still starting
+        # would otherwise guard nothing
+        ready, _, _ = select.select([self._reaper.stdout], [], [], 30)
+        if not ready or self._reaper.stdout.readline().strip() != "ready":
+            self._reaper.kill()
+            raise StartupError("the reaper (python -m harness._watchdog) did not start within 30 s")
 
     def _tell(self, line: str) -> None:
         self._pipe.write(line + "\n")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 
@@ -58,42 +58,67 @@ def reap_docker(label: str) -> None:
                 subprocess.run(["docker", *remove, *found], capture_output=True, timeout=60)
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+class _Guarded:
+    """What the harness registered so far; lines are applied as they arrive on stdin."""
+
+    def __init__(self) -> None:
+        self.groups: dict[int, int] = {}
+        self.dirs: list[str] = []
+        self.labels: list[str] = []
+        self.partial = b""
+
+    def feed(self, chunk: bytes) -> None:
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        for line in lines:
+            self.apply(line.decode().strip())
+
+    def apply(self, command: str) -> None:
+        if command.startswith("+"):
+            pgid, _, signum = command[1:].partition(" ")
+            self.groups[int(pgid)] = int(signum or signal.SIGTERM)
+        elif command.startswith("-"):
+            self.groups.pop(int(command[1:]), None)
+        elif command.startswith("dir "):
+            self.dirs.append(command[4:])
+        elif command.startswith("undir "):
+            self.dirs[:] = [d for d in self.dirs if d != command[6:]]
+        elif command.startswith("docker "):
+            self.labels.append(command[7:])
+        elif command.startswith("undocker "):
+            self.labels[:] = [label for label in self.labels if label != command[9:]]
+
+    def drain(self) -> None:
+        """On a stop signal: whatever the harness already wrote still counts (a registration in flight)."""
+        while select.select([0], [], [], 0.1)[0]:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                return
+            self.feed(chunk)
 
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the harness; the reaper waits for the pipe
-    signal.signal(signal.SIGTERM, _stop)  # a reaper told to stop still ends what it guards first
-    groups: dict[int, int] = {}
-    dirs: list[str] = []
-    labels: list[str] = []
+    stopping: list[bool] = []
+    # a reaper told to stop still ends what it guards first: the handler only flags it, so a line being
+    # applied is never cut in half, and the loop below notices within 0.2 s
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(True))
+    guarded = _Guarded()
     try:
-        _listen(groups, dirs, labels)
+        print("ready", flush=True)  # only now is a SIGTERM safe: the harness waits for this line
+        while not stopping:
+            if select.select([0], [], [], 0.2)[0]:
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    break
+                guarded.feed(chunk)
+        if stopping:
+            guarded.drain()
     finally:
-        reap(groups)
-        for label in labels:
+        reap(guarded.groups)
+        for label in guarded.labels:
             reap_docker(label)
-        for path in dirs:
+        for path in guarded.dirs:
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _listen(groups: dict[int, int], dirs: list[str], labels: list[str]) -> None:
-    for line in sys.stdin:
-        command = line.strip()
-        if command.startswith("+"):
-            pgid, _, signum = command[1:].partition(" ")
-            groups[int(pgid)] = int(signum or signal.SIGTERM)
-        elif command.startswith("-"):
-            groups.pop(int(command[1:]), None)
-        elif command.startswith("dir "):
-            dirs.append(command[4:])
-        elif command.startswith("undir "):
-            dirs[:] = [d for d in dirs if d != command[6:]]
-        elif command.startswith("docker "):
-            labels.append(command[7:])
-        elif command.startswith("undocker "):
-            labels[:] = [label for label in labels if label != command[9:]]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from pathlib import Path
 
 def _guarded(tmp_path: Path) -> tuple[subprocess.Popen[str], subprocess.Popen[bytes], Path]:
     reaper = subprocess.Popen([sys.executable, "-m", "harness._watchdog"], stdin=subprocess.PIPE, text=True,
-                              start_new_session=True)
+                              stdout=subprocess.PIPE, start_new_session=True)
+    assert reaper.stdout is not None and reaper.stdout.readline().strip() == "ready"  # as the Supervisor waits
     service = subprocess.Popen(["sleep", "60"], start_new_session=True)
     folder = tmp_path / "run"
     folder.mkdir()
@@ -40,7 +41,6 @@ def test_pipe_closed_reaps(tmp_path: Path) -> None:
 
 def test_sigterm_to_the_reaper_still_reaps(tmp_path: Path) -> None:
     reaper, service, folder = _guarded(tmp_path)
-    time.sleep(0.3)
     os.kill(reaper.pid, signal.SIGTERM)
     assert _gone(service)
     reaper.wait(10)
