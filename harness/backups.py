@@ -7,6 +7,8 @@ truth repository; the S3 store is a moto server behind a fault proxy, so the sto
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -151,10 +154,7 @@ class BackupRig:
         started = time.monotonic()
         # under the system temp dir: Postgres runs as its own user there when we are root
         work = Path(tempfile.mkdtemp(prefix="harness-restore-"))
-        sys.path.insert(0, str(BACKUP_JOB.parent))
-        from backup import Store  # the job's own store code: restore reads what it wrote
-
-        source = Store(store, self.s3_endpoint)
+        source = self._store(store)
         names = source.sets()[stamp]
         for name in names:
             source.get(f"{stamp}/{name}", work / name)
@@ -185,25 +185,33 @@ class BackupRig:
 
     def plant(self, store: str, days_ago: float) -> str:
         """An old set (manifest only) as if written `days_ago` days ago; returns its stamp."""
-        sys.path.insert(0, str(BACKUP_JOB.parent))
-        from backup import STAMP, Store
-
-        stamp = (datetime.now(UTC) - timedelta(days=days_ago)).strftime(STAMP)
+        stamp = (datetime.now(UTC) - timedelta(days=days_ago)).strftime(_job().STAMP)
         planted = self.folder / f"planted-{stamp}.json"
         planted.write_text(json.dumps({"stamp": stamp, "files": {}, "planted": True}))
-        Store(store, self.s3_endpoint).put(f"{stamp}/manifest.json", planted)
+        self._store(store).put(f"{stamp}/manifest.json", planted)
         return stamp
 
     def sets(self, store: str) -> dict[str, list[str]]:
-        sys.path.insert(0, str(BACKUP_JOB.parent))
-        from backup import Store
+        return self._store(store).sets()
 
-        return Store(store, self.s3_endpoint).sets()
+    def _store(self, store: str) -> Any:
+        """The job's own store code: listing, planting and restoring read exactly what it wrote."""
+        return _job().Store(store, self.s3_endpoint)
 
     def close(self) -> None:
         if self.s3_proxy is not None:
             self.s3_proxy.delete()
         self.supervisor.close()
+
+
+@functools.cache
+def _job() -> ModuleType:
+    """stack/backup/backup.py, loaded once by path."""
+    spec = importlib.util.spec_from_file_location("harness_backup_job", BACKUP_JOB)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _up(url: str) -> bool:

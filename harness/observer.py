@@ -7,6 +7,7 @@ and `git log` of the remote; the observer is a black box started as its own proc
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -31,8 +32,9 @@ OBSERVER_DIR = REPO / "stack" / "observer"
 IDENTITY_EMAIL = "observer@gateway-harness.local"  # the reference observer commits as this
 
 
+@functools.cache
 def event_schema() -> ModuleType:
-    """The reference publisher and schema (stack/observer/event_schema.py), loaded by path."""
+    """The reference publisher and schema (stack/observer/event_schema.py), loaded once by path."""
     spec = importlib.util.spec_from_file_location("harness_event_schema", OBSERVER_DIR / "event_schema.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
