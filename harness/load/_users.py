@@ -190,13 +190,19 @@ class RunShape(LoadTestShape):
     stages: ClassVar[list[tuple[float, int, float]]] = []
     lanes: ClassVar[int] = 0
     deadline_s: ClassVar[float] = 0.0
+    _lanes_seen: ClassVar[bool] = False
 
     def tick(self) -> tuple[int, float] | None:
         elapsed = self.get_run_time()
         if self.lanes:
-            if elapsed > self.deadline_s or (elapsed > 2 and self.get_current_user_count() == 0):
+            # The tick stays constant: Locust calls start() whenever it changes, and a changed count would
+            # stop a lane gracefully (it finishes its whole schedule) while spawning a new one, so a
+            # momentarily stale count from a busy worker once ran three lanes' worth of load for two.
+            count = self.get_current_user_count()
+            RunShape._lanes_seen = self._lanes_seen or count >= self.lanes
+            if elapsed > self.deadline_s or (self._lanes_seen and count == 0):
                 return None
-            return (self.lanes, float(self.lanes)) if elapsed < 2 else (self.get_current_user_count(), 1.0)
+            return self.lanes, float(self.lanes)
         for until_s, users, spawn_rate in self.stages:
             if elapsed < until_s:
                 return users, spawn_rate
