@@ -8,7 +8,7 @@ GATEWAY_VENV ?= .venv-litellm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: acceptance chaos chaos-quick load test deps deps-test containers-ready venv gateway lint bench clean
+.PHONY: acceptance chaos chaos-quick load alerting test deps deps-test deps-alerting containers-ready venv gateway lint bench clean
 
 # HARNESS_TARGET=file verifies an existing deployment instead of the embedded stack
 TARGET_ARG := $(if $(HARNESS_TARGET),--target $(HARNESS_TARGET),)
@@ -26,8 +26,12 @@ PROFILE ?= steady
 load: deps venv gateway
 	$(VENV)/bin/harness load --profile $(PROFILE) $(TARGET_ARG)
 
+# Prometheus, Alertmanager and the exporters start only for this suite (AL-1..AL-5)
+alerting: deps-alerting venv gateway
+	$(VENV)/bin/harness alerting $(TARGET_ARG)
+
 test: deps-test venv gateway containers-ready lint
-	$(VENV)/bin/pytest tests
+	$(VENV)/bin/pytest tests --durations=20
 
 lint: venv
 	$(VENV)/bin/ruff check harness suites tests bench stack conftest.py
@@ -43,12 +47,24 @@ deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# the alerting stack of the reference deployment, all from Debian
+deps-alerting: deps
+	@missing=""; \
+	for pkg in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter; do \
+	  command -v $$pkg >/dev/null || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 # only the harness's own tests need a browser (the report test) and wrk (benches)
-deps-test: deps
+deps-test: deps deps-alerting
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

@@ -62,7 +62,7 @@ def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) ->
     run_dir = new_run_dir(reports, "up")
     provider = LocalProvider(spec, run_dir)
     try:
-        with console.status("starting Redis, Postgres, mock providers, Langfuse stand-in and LiteLLM ..."):
+        with console.status("starting Redis, Postgres, mock providers, Langfuse stand-in, LiteLLM, router and bot ..."):
             stack = provider.start()
     except (MissingDependency, RuntimeError) as exc:
         raise _fail(str(exc), 3) from None
@@ -87,6 +87,9 @@ def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) ->
         table.add_row("gateway (LiteLLM)", stack.gateway_url)
         table.add_row("langfuse (stand-in)", stack.target.langfuse.url if stack.target.langfuse else "-")
         table.add_row("mock providers", stack.mock_url or "-")
+        table.add_row("routing webhook", stack.target.router_url or "-")
+        table.add_row("Telegram Bot API (stand-in)", stack.target.telegram_url or "-")
+        table.add_row("notification sink", stack.target.alerts_url or "-")
         for name in ("redis_url", "postgres_url"):
             value = getattr(stack.target, name)
             table.add_row(name.removesuffix("_url"), value.get_secret_value() if value else "-")
@@ -246,6 +249,13 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
     _run_suite("load", target, reports, ["--profile", profile, "--duration-scale", str(duration_scale),
                                          "--workers", str(workers), "--rate", str(rate), "--arrival", arrival],
                provider)
+
+
+@app.command()
+def alerting(target: TargetOption = None, reports: ReportsOption = Path("reports"),
+             provider: ProviderOption = None) -> None:
+    """Start Prometheus + Alertmanager around the stack and cause each alert (AL-1..AL-5); exit 0 only on GO."""
+    _run_suite("alerting", target, reports, [], provider)
 
 
 def _print_verdict(path: Path) -> None:

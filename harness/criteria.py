@@ -68,6 +68,30 @@ _ALL = [
     # the VPS plan's budget controls; alerts there must fire "within 5 minutes" (slice 11)
     Criterion("BUD-1", "000 budget", "proxy monthly budget: one alert at the warning level, LLM calls refused at "
                                      "the cap and not before", 300.0, "s", "<="),
+    # alerts (VPS plan slice 11: "fires within 5 minutes", "auto-resolves"; Fly.io plan: its email triggers);
+    # seconds from the condition to the notification, scaled by the target's alerting.time_scale
+    Criterion("AL-1", "000 s11, 002", "gateway or cache down (health check fails 3x): alert within the window",
+              300.0, "s", "<="),
+    Criterion("AL-2", "002", "error rate > 5% over 5 min: alert", 300.0, "s", "<=", (("rate", 0.05),)),
+    Criterion("AL-3", "002", "P95 latency > 10 s over 5 min: alert", 300.0, "s", "<=", (("p95", 10.0),)),
+    # daily spend: the VPS plan's $10 (the reference stack is capped at $50 a month, under which the Fly.io
+    # plan's $100 a day can never be reached; set AL-4.spend: 100 in a target for that plan)
+    Criterion("AL-4", "002, 000 s11", "quota exceeded (any team) / daily spend over the limit: alert", 300.0, "s",
+              "<=", (("spend", 10.0),)),
+    # a rate alert clears one window after its condition, and Alertmanager sends at its group interval
+    Criterion("AL-5", "000 s11", "condition cleared: the alert resolves and a resolved notification arrives",
+              900.0, "s", "<="),
+    # the routing webhook (VPS plan slice 4) and the chat bot (slice 6)
+    Criterion("RT-1", "000 s4", "routing webhook answers within the limit", 3.0, "s", "<="),
+    Criterion("RT-2", "000 s4", "routing matrix: 'Explain AI' -> gpt-4, '2+2=?' -> gemini-2, 60K chars -> claude-3, "
+                                "from the answer and from the trace"),
+    Criterion("RT-3", "000 s4", "the answer says why this model (a non-empty reason)"),
+    Criterion("RT-4", "beyond", "the router's upstream (the gateway) down or slow: a clear error within the "
+                                "router's timeout plus this slack", 2.0, "s", "<="),
+    Criterion("E2E-1", "000 s6", "message into the bot -> reply within the limit, the call traced, no error line "
+                                 "in any service log", 5.0, "s", "<="),
+    Criterion("E2E-2", "beyond", "a message while the router is down gets an error reply, not silence", 5.0, "s",
+              "<="),
     Criterion("EV-1", "000 s7", "a published event is on the stream and schema-valid"),
     Criterion("EV-2", "beyond", "malformed events are refused with a clear error, nothing written"),
     Criterion("OBV-1", "000 s8", "an event on a stale version becomes a change request, not applied"),

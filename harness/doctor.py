@@ -56,6 +56,12 @@ def diagnose() -> list[Item]:
     items.append(Item("wrk (benchmarks)", shutil.which("wrk"), "sudo apt-get install -y wrk", required=False))
     items.append(Item("docker (containers provider)", shutil.which("docker"), "sudo apt-get install -y docker.io",
                       required=False))
+    from harness.alerting.rig import BINARIES
+
+    for names in BINARIES.values():
+        found = next((path for path in map(shutil.which, names) if path), None)
+        items.append(Item(f"{names[0]} (harness alerting)", found, f"sudo apt-get install -y {names[0]}   "
+                                                                    "(or: make deps-alerting)", required=False))
     items += _images()
     return items
 

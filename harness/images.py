@@ -8,6 +8,7 @@ registry is reachable; each local build carries the label `org.gateway-harness.b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from harness.target import REPO
 
-__all__ = ["IMAGES", "ImageSpec", "MissingImage", "build", "describe", "present"]
+__all__ = ["IMAGES", "ImageSpec", "MissingImage", "build", "describe", "present", "recipe", "stale"]
 
 LITELLM_VERSION = "1.103.0"
 BASE = "gateway-harness/bookworm:base"
@@ -36,21 +37,36 @@ class ImageSpec:
     tag: str  # the default reference, also the local build's tag
     dockerfile: Path | None = None  # None: the debootstrap base
     context: Path | None = None
+    inputs: tuple[str, ...] = ()  # globs under `context` the image is built from: a change means a rebuild
 
 
 IMAGES: dict[str, ImageSpec] = {spec.name: spec for spec in (
     ImageSpec("base", BASE),
     ImageSpec("python", "gateway-harness/python:3.11", REPO / "stack/images/python/Dockerfile",
               REPO / "stack/images/python"),
-    ImageSpec("services", "gateway-harness/services:latest", REPO / "stack/images/services/Dockerfile", REPO),
+    ImageSpec("services", "gateway-harness/services:latest", REPO / "stack/images/services/Dockerfile", REPO,
+              ("pyproject.toml", "harness/**/*.py", "stack/router/*.py", "stack/bot/*.py")),
     ImageSpec("litellm", f"ghcr.io/berriai/litellm:main-v{LITELLM_VERSION}", REPO / "stack/images/litellm/Dockerfile",
-              REPO / "stack/litellm"),
+              REPO / "stack/litellm", ("requirements.lock",)),
     ImageSpec("redis", "redis:7", REPO / "stack/images/redis/Dockerfile", REPO / "stack/images/redis"),
-    ImageSpec("postgres", "postgres:15", REPO / "stack/images/postgres/Dockerfile", REPO / "stack/images/postgres"),
+    ImageSpec("postgres", "postgres:15", REPO / "stack/images/postgres/Dockerfile", REPO / "stack/images/postgres",
+              ("entrypoint.sh",)),
 )}
 
 
 _PARENT = {"python": "base", "services": "python", "litellm": "python", "redis": "base", "postgres": "base"}
+
+
+def recipe(name: str) -> str:
+    """A digest of what the image is built from (its Dockerfile, inputs and parent's recipe)."""
+    spec = IMAGES[name]
+    digest = hashlib.sha256(recipe(_PARENT[name]).encode() if name in _PARENT else b"")
+    if spec.dockerfile is not None and spec.context is not None:
+        digest.update(spec.dockerfile.read_bytes())
+        for pattern in spec.inputs:
+            for path in sorted(spec.context.glob(pattern)):
+                digest.update(str(path.relative_to(spec.context)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _docker(*args: str, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -66,7 +82,15 @@ def present(tag: str) -> dict[str, str] | None:
         return None
     info = json.loads(result.stdout)[0]
     labels = (info.get("Config") or {}).get("Labels") or {}
-    return {"id": info["Id"][7:19], "built_locally": labels.get("org.gateway-harness.built-locally", "false")}
+    return {"id": info["Id"][7:19], "built_locally": labels.get("org.gateway-harness.built-locally", "false"),
+            "recipe": labels.get("org.gateway-harness.recipe", "")}
+
+
+def stale(name: str) -> bool:
+    """A local build whose Dockerfile or inputs changed since (the tag alone cannot tell)."""
+    found = present(IMAGES[name].tag)
+    return found is not None and found["built_locally"] == "true" and name != "base" and \
+        found["recipe"] != recipe(name)
 
 
 def describe() -> dict[str, str]:
@@ -74,8 +98,10 @@ def describe() -> dict[str, str]:
     out = {}
     for spec in IMAGES.values():
         found = present(spec.tag)
-        out[spec.name] = (f"{spec.tag} ({'built locally' if found['built_locally'] == 'true' else 'pulled'}, "
-                          f"{found['id']})" if found else f"{spec.tag} (missing)")
+        origin = "built locally" if found and found["built_locally"] == "true" else "pulled"
+        if found and stale(spec.name):
+            origin += ", STALE: run `harness images build`"
+        out[spec.name] = f"{spec.tag} ({origin}, {found['id']})" if found else f"{spec.tag} (missing)"
     return out
 
 
@@ -108,7 +134,7 @@ def _base(log: Callable[[str], None]) -> None:
 
 
 def build(names: list[str] | None = None, force: bool = False, log: Callable[[str], None] = print) -> list[str]:
-    """Builds the named images (default all) in dependency order, skipping present ones unless `force`."""
+    """Builds the named images (default all) in dependency order, skipping present, current ones unless `force`."""
     wanted = names or list(IMAGES)
     unknown = [n for n in wanted if n not in IMAGES]
     if unknown:
@@ -119,13 +145,14 @@ def build(names: list[str] | None = None, force: bool = False, log: Callable[[st
             closure.add(_PARENT[name])
     built = []
     for spec in IMAGES.values():
-        if spec.name not in closure or (present(spec.tag) and not force):
+        if spec.name not in closure or (present(spec.tag) and not stale(spec.name) and not force):
             continue
         if spec.dockerfile is None:
             _base(log)
         else:
             log(f"docker build {spec.tag}")
-            result = _docker("build", "-q", "-f", str(spec.dockerfile), "-t", spec.tag, str(spec.context),
+            result = _docker("build", "-q", "-f", str(spec.dockerfile), "-t", spec.tag, "--label",
+                             f"org.gateway-harness.recipe={recipe(spec.name)}", str(spec.context),
                              check=False, env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"})
             if result.returncode:
                 tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-4:])

@@ -77,10 +77,13 @@ def _git(repo: Path, *args: str) -> str:
 class ObserverRig:
     """One observer deployment under test: `start()`, `kill()`, `publish()`, `approve()`, then read results."""
 
-    def __init__(self, redis_url: str, folder: Path, flags: tuple[str, ...] = ()) -> None:
+    def __init__(self, redis_url: str, folder: Path, flags: tuple[str, ...] = (),
+                 publisher_stream: str | None = None) -> None:
         self.redis_url, self.folder, self.flags = redis_url, folder.resolve(), flags
         self.client = redis.Redis.from_url(redis_url)
         self.stream = f"agent_events_{uuid.uuid4().hex[:8]}"
+        # where the agents' publisher writes; a different name is the classic misconfiguration
+        self.publisher_stream = publisher_stream or self.stream
         self.repo, self.remote = self.folder / "truth", self.folder / "truth-remote.git"
         self.audit, self.changes = self.folder / "audit.jsonl", self.folder / "change-requests"
         self.schema = event_schema()
@@ -120,13 +123,13 @@ class ObserverRig:
     def close(self) -> None:
         self.stop()
         self.supervisor.close()
-        self.client.delete(self.stream)
+        self.client.delete(self.stream, self.publisher_stream)
         self.client.close()
 
     # traffic
 
     def publish(self, event: dict[str, Any] | str, validate: bool = True) -> str:
-        return self.schema.publish(self.client, event, stream=self.stream, validate=validate)
+        return self.schema.publish(self.client, event, stream=self.publisher_stream, validate=validate)
 
     def approve(self, event_id: str, who: str = "operator") -> None:
         """The durable record first, then the pub/sub nudge: an observer that is down finds it on restart."""

@@ -167,7 +167,7 @@ def _allure_step(outcome: Outcome) -> None:
 
 def _suite_name(config: pytest.Config) -> str:
     args = " ".join(str(a) for a in config.args)
-    for name in ("acceptance", "chaos", "load", "security"):
+    for name in ("acceptance", "chaos", "load", "alerting", "security"):
         if name in args:
             return name
     return "checks"

@@ -7,6 +7,7 @@ where the stack has them, and what the report must say: provider, stand-ins, ver
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from harness.faults import Proxy, Toxiproxy
 from harness.langfuse.client import LangfuseClient
 from harness.mockllm.client import MockControl
 from harness.target import Target
+from harness.telegram.client import TelegramControl
 
 __all__ = ["Stack"]
 
@@ -51,6 +53,23 @@ class Stack:
             return {}
         return Toxiproxy(self.toxiproxy_url).proxies()
 
+    def service_logs(self) -> dict[str, str]:
+        """Each service's log so far, by name: the embedded stack's files, or `docker logs` of its containers."""
+        containers: dict[str, str] = self.extra.get("containers") or {}
+        if containers:
+            logs = {}
+            for name, ident in containers.items():
+                result = subprocess.run(["docker", "logs", ident], capture_output=True, timeout=30)
+                logs[name] = (result.stdout + result.stderr).decode(errors="replace")
+            return logs
+        if self.log_dir is None:
+            return {}
+        return {path.stem: path.read_text(errors="replace") for path in sorted(self.log_dir.glob("*.log"))}
+
+    def telegram(self) -> TelegramControl | None:
+        """The Bot API stand-in's control side (a user's messages in, the bot's out), where there is one."""
+        return TelegramControl(self.target.telegram_url) if self.target.telegram_url else None
+
     def mock(self) -> MockControl | None:
         return MockControl(self.mock_url) if self.mock_url else None
 
@@ -67,7 +86,8 @@ class Stack:
     def secrets(self) -> list[str]:
         """Every credential this stack knows, so reports and scans can mask or look for them."""
         found = [self.master_key.get_secret_value() if self.master_key else "",
-                 *self.extra.get("provider_keys", []), self.extra.get("langfuse_secret", "")]
+                 *self.extra.get("provider_keys", []), self.extra.get("langfuse_secret", ""),
+                 self.extra.get("telegram_token", "")]
         if self.target.langfuse is not None:
             found.append(self.target.langfuse.secret_key.get_secret_value())
         found += [team.key.get_secret_value() for team in self.target.teams if team.key is not None]
@@ -81,6 +101,8 @@ class Stack:
                                            if self.master_key else None},
                                "mock_url": self.mock_url, "toxiproxy_url": self.toxiproxy_url,
                                "alerts_url": self.target.alerts_url,
+                               "router_url": self.target.router_url, "telegram_url": self.target.telegram_url,
+                               "router_timeout_s": self.target.router_timeout_s,
                                "standins": self.standins,
                                "models": [m.model_dump(exclude_none=True) for m in self.target.models],
                                "fallbacks": self.target.fallbacks}
@@ -92,6 +114,7 @@ class Stack:
             doc["teams"] = [team.entry() for team in self.target.teams]
         if self.target.budget:
             doc["budget"] = self.target.budget.model_dump(exclude_none=True)
+        doc["alerting"] = self.target.alerting.model_dump(exclude_defaults=True)
         for name in ("redis_url", "postgres_url"):
             value = getattr(self.target, name)
             if value is not None:

@@ -93,6 +93,26 @@ class LoadSettings(_Model):
     max_requests: int = Field(200_000, ge=1, description="hard bound per generator process")
 
 
+class AlertingSettings(_Model):
+    """The alerting stack's timing (AL-1..AL-5): the plans' windows by default, `time_scale` shrinks every
+    duration for short runs (floor 1 s). Thresholds of the rules are criteria: AL-2.rate, AL-3.p95, AL-4.spend."""
+
+    time_scale: float = Field(1.0, gt=0, le=1, description="every duration below times this (CI: 1/30)")
+    scrape_interval_s: float = Field(15.0, gt=0, description="Prometheus scrape and rule evaluation interval")
+    window_s: float = Field(300.0, gt=0, description="rate windows of the error-rate, latency and quota rules")
+    failed_checks: int = Field(3, ge=1, description="health checks that must fail before 'down' (the plan: 3x)")
+    group_wait_s: float = Field(30.0, ge=0, description="Alertmanager: wait before a new group's first notification")
+    group_interval_s: float = Field(300.0, gt=0, description="Alertmanager: wait between a group's notifications "
+                                                             "(bounds how late a resolve is sent)")
+    memory_for_s: float = Field(300.0, ge=0, description="RAM above the limit this long (the plan: 5 min)")
+    memory_ratio: float = Field(0.90, gt=0, le=1)
+    disk_ratio: float = Field(0.85, gt=0, le=1)
+
+    def scaled(self, seconds: float) -> float:
+        """A duration of the plans, shrunk by `time_scale` (never under 1 s: one scrape)."""
+        return max(1.0, seconds * self.time_scale)
+
+
 class PlanModels(_Model):
     """Which models play which part in the plans' checks (MOD-3, MOD-4, MOD-5, ESC-1, COST-1)."""
 
@@ -134,7 +154,13 @@ class Target(_Model):
     teams: list[Team] = Field(default_factory=list)
     budget: ProxyBudget | None = Field(None, description="proxy-wide monthly budget (BUD-1); local: from teams.yaml")
     alerts_url: str | None = Field(None, description="notification sink the stack's alerts post to (BUD-1, AL-*)")
+    router_url: str | None = Field(None, description="the routing webhook (VPS slice 4): the reference router or "
+                                                     "an n8n webhook, e.g. https://n8n.example/webhook/litellm-route")
+    router_timeout_s: float = Field(30.0, gt=0, description="how long the router waits for the gateway (RT-4)")
+    telegram_url: str | None = Field(None, description="Bot API stand-in the chat bot polls (E2E-1); its control "
+                                                       "API sends a user's message and reads the bot's replies")
     load: LoadSettings = Field(default_factory=lambda: LoadSettings())
+    alerting: AlertingSettings = Field(default_factory=lambda: AlertingSettings())
     team_keys: Literal["file", "virtual"] = Field(
         "file", description="file: the keys are given (custom_auth keys file); virtual: minted via /key/generate")
     plan: PlanModels = Field(default_factory=lambda: PlanModels())
@@ -167,6 +193,15 @@ class Target(_Model):
         return self.model_copy(update={"litellm_config": path, "models": self.models or models,
                                        "fallbacks": self.fallbacks or fallbacks})
 
+    def aliases(self) -> dict[str, str]:
+        """Deployment ids (with and without provider prefix) to the model names clients use."""
+        out = {}
+        for model in self.models:
+            if model.deployment:
+                out[model.deployment] = model.name
+                out[model.deployment.split("/", 1)[-1]] = model.name
+        return out
+
     def team(self, name: str) -> Team:
         for team in self.teams:
             if team.team == name:
@@ -176,8 +211,10 @@ class Target(_Model):
     @classmethod
     def embedded(cls, config: Path = REFERENCE_CONFIG) -> Target:
         # a 100 rpm key need not send 100 requests in CI: the checks read whatever limit is configured
-        return cls(name="embedded", provider="local", quota_scale=0.05,
-                   cache_isolation=True).with_litellm_config(config)
+        # the plans' 5-minute alert windows become 10 s, so the alerting suite runs in about a minute
+        # ... and the router gives up on the gateway after 5 s, so its chaos cases wait 5 s, not 30
+        return cls(name="embedded", provider="local", quota_scale=0.05, cache_isolation=True,
+                   alerting=AlertingSettings(time_scale=1 / 30), router_timeout_s=5.0).with_litellm_config(config)
 
 
 def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str]]]:

@@ -120,3 +120,18 @@ def test_an_unknown_load_profile_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = _harness("load", "--profile", "stedy", "--reports", str(tmp_path))
     assert result.returncode == 2 and "unknown load profile 'stedy'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_alerting_through_the_cli_on_the_embedded_stack(tmp_path: Path) -> None:
+    """`harness alerting`: every condition caused, every alert notified on both channels and resolved."""
+    result = _harness("alerting", "--reports", str(tmp_path / "r"), timeout=600)
+    data = json.loads(((tmp_path / "r" / "latest").resolve() / "results.json").read_text())
+    failed = [(r["id"], r["case"], r["detail"]) for r in data["records"] if r["status"] != "PASS"]
+    assert result.returncode == 0 and data["verdict"] == "GO", (failed, result.stdout[-2000:])
+    cases = {(r["id"], r["case"]) for r in data["records"]}
+    assert {("AL-1", "gateway"), ("AL-1", "cache"), ("AL-2", ""), ("AL-3", ""), ("AL-4", "quota"),
+            ("AL-4", "spend")} <= cases
+    assert sum(1 for ident, _ in cases if ident == "AL-5") == 5  # a day's spend does not resolve within the run
+    for record in data["records"]:
+        seconds = record["measured"].get("notified_after_s", record["measured"].get("resolved_after_s"))
+        assert 0 < seconds <= record["threshold"].get("notified_after_s", record["threshold"].get("resolved_after_s"))

@@ -33,7 +33,7 @@ def test_the_workflow_is_valid_and_bounded() -> None:
 
 
 def test_the_make_targets_it_calls_resolve() -> None:
-    for target in ("acceptance", "chaos"):
+    for target in ("acceptance", "chaos", "alerting"):
         dry = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True)
         assert dry.returncode == 0, dry.stderr
         assert f"harness {target}" in dry.stdout

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.chaos.inject import inject
-from harness.chaos.probe import ProbeResult, probe, settle
+from harness.chaos.probe import ProbeResult, probe, probe_bot, probe_webhook, settle
 from harness.chaos.scenario import Case, Probe
-from harness.results import Outcome
+from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
 
 __all__ = ["CaseRun", "SteadyStateFailed", "available", "run_case"]
@@ -102,10 +102,38 @@ def _judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stac
                        if result.status == 200 else f"HTTP {result.status} {result.error[:160]}",
                        evidence={"seconds": round(result.seconds, 3),
                                  "note": "the alert half of CA-5 is checked by the alerting suite (AL-*)"})
+    if ident == "RT-4":
+        limit = stack.target.router_timeout_s + stack.target.threshold(ident)
+        clean = result.status in (502, 503, 504) and bool(result.error.strip()) and result.seconds <= limit
+        return Outcome(id=ident, case=label, passed=clean, measured=round(result.seconds, 3), threshold=limit,
+                       unit="s", detail=f"HTTP {result.status or 'no answer'} after {result.seconds:.2f} s: "
+                                        f"{result.error[:160] or result.text[:80]}",
+                       evidence={"status": result.status, "router_timeout_s": stack.target.router_timeout_s})
+    if ident == "E2E-2":
+        limit = stack.target.threshold(ident)
+        replied = result.status == 200 and bool(result.text.strip())
+        return Outcome(id=ident, case=label, passed=replied and result.seconds <= limit,
+                       measured=round(result.seconds, 3) if replied else None, threshold=limit, unit="s",
+                       detail=f"the user got: {result.text[:160]!r} after {result.seconds:.2f} s" if replied
+                       else f"silence: {result.error}", evidence={"reply": result.text[:300]})
     raise ValueError(f"the chaos engine cannot judge {ident}")
 
 
+def _service_probe(stack: Stack, spec: Probe, run: CaseRun, tag: str) -> ProbeResult:
+    run.event(f"{tag}: {'task to the routing webhook' if spec.via == 'webhook' else 'message to the bot'}")
+    # an answer much later than RT-4's or E2E-2's limit counts as a hang or silence: no reason to wait out
+    # the service's own (perhaps missing) timeout
+    target = stack.target
+    result = probe_webhook(stack, target.router_timeout_s + target.threshold("RT-4") + 5) if spec.via == "webhook" \
+        else probe_bot(stack, max(1.5 * target.threshold("E2E-2") + 1, 5.0))
+    outcome = f"HTTP {result.status}" if spec.via == "webhook" else ("reply" if result.status == 200 else "no reply")
+    run.event(f"{tag}: {outcome} after {result.seconds:.3f} s", at=result.sent_at + result.seconds)
+    return result
+
+
 def _probe(stack: Stack, case: Case, spec: Probe, run: CaseRun, tag: str) -> ProbeResult:
+    if spec.via != "gateway":
+        return _service_probe(stack, spec, run, tag)
     model = case.role("primary")[0]
     run.event(f"{tag}: request to {model}{' (stream)' if spec.stream else ''}")
     result = probe(stack, model, stream=spec.stream, cache=spec.cache)
@@ -122,9 +150,12 @@ def _probe(stack: Stack, case: Case, spec: Probe, run: CaseRun, tag: str) -> Pro
 def run_case(stack: Stack, case: Case) -> CaseRun:
     run = CaseRun(case)
     scenario = case.scenario
+    _needs(stack, [scenario.steady_state, *scenario.method, scenario.recovery])
     if scenario.steady_state is not None:
         steady = _probe(stack, case, scenario.steady_state, run, "steady state")
-        if steady.status != 200 or steady.served() != _expected(case, scenario.steady_state.expect):
+        healthy = steady.status == 200 and (scenario.steady_state.via != "gateway" or
+                                            steady.served() == _expected(case, scenario.steady_state.expect))
+        if not healthy:
             raise SteadyStateFailed(f"{case.label}: before any fault, {steady.served_by} HTTP {steady.status} "
                                     f"{steady.error[:160]}")
     undos: list[Callable[[], None]] = []
@@ -146,6 +177,15 @@ def run_case(stack: Stack, case: Case) -> CaseRun:
     for outcome in run.outcomes:
         outcome.evidence["timeline"] = run.timeline
     return run
+
+
+def _needs(stack: Stack, probes: list[Probe | None]) -> None:
+    """A scenario through the webhook or the bot does not apply to a stack without them."""
+    vias = {p.via for p in probes if p is not None}
+    if "webhook" in vias and not stack.target.router_url:
+        raise NotApplicable("this scenario goes through the routing webhook; the target has no router_url")
+    if "bot" in vias and not stack.target.telegram_url:
+        raise NotApplicable("this scenario goes through the chat bot; the target has no telegram_url")
 
 
 def _recover(stack: Stack, case: Case, spec: Probe, run: CaseRun) -> list[Outcome]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness._proc import free_port
-from harness.chaos.scenario import Fault
+from harness.chaos.scenario import SERVICE_ROLES, Fault
 from harness.stack import Stack
 
 __all__ = ["FaultUnavailable", "inject"]
@@ -30,7 +30,7 @@ def _deployment(stack: Stack, model: str) -> str:
 
 
 def _proxy_name(stack: Stack, target: str) -> str:
-    return "redis" if target == "redis" else _deployment(stack, target).split("/", 1)[0]
+    return target if target in SERVICE_ROLES else _deployment(stack, target).split("/", 1)[0]
 
 
 def _discard(_: object) -> None:
@@ -41,7 +41,9 @@ def _network(stack: Stack, target: str, fault: Fault) -> Undo:
     name = _proxy_name(stack, target)
     proxy = stack.faults.get(name)
     if proxy is None:
-        raise FaultUnavailable(f"no fault proxy named {name!r} in front of {target}; add toxiproxy_url to the target")
+        raise FaultUnavailable(f"no fault proxy named {name!r} in front of {target}; add toxiproxy_url to the target"
+                               + (" (the routing webhook and the bot run on the embedded stack)"
+                                  if target in ("gateway", "router") else ""))
     attrs: dict[str, Any] = dict(fault.attributes)
     if fault.kind == "refused":
         proxy.disable()
@@ -83,6 +85,6 @@ def _provider(stack: Stack, target: str, fault: Fault) -> Undo:
 def inject(stack: Stack, target: str, fault: Fault) -> Undo:
     if fault.kind in ("refused", "down", "reset", "timeout", "latency", "bandwidth"):
         return _network(stack, target, fault)
-    if target == "redis":
-        raise FaultUnavailable(f"{fault.kind} is a provider fault; Redis takes network faults only")
+    if target in SERVICE_ROLES:
+        raise FaultUnavailable(f"{fault.kind} is a provider fault; {target} takes network faults only")
     return _provider(stack, target, fault)

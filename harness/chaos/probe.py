@@ -17,7 +17,7 @@ import httpx
 
 from harness.stack import Stack
 
-__all__ = ["ProbeResult", "probe", "settle"]
+__all__ = ["ProbeResult", "probe", "probe_bot", "probe_webhook", "settle"]
 
 
 @dataclass
@@ -43,16 +43,6 @@ class ProbeResult:
     def disagreement(self) -> str:
         present = {k: v for k, v in self.served_by.items()}
         return "" if len({v for v in present.values()}) <= 1 else f"sources disagree: {present}"
-
-
-def _aliases(stack: Stack) -> dict[str, str]:
-    """Deployment ids (with and without provider prefix) to the model names clients use."""
-    out = {}
-    for model in stack.target.models:
-        if model.deployment:
-            out[model.deployment] = model.name
-            out[model.deployment.split("/", 1)[-1]] = model.name
-    return out
 
 
 def probe(stack: Stack, model: str, stream: bool = False, cache: bool = False, timeout: float = 60.0) -> ProbeResult:
@@ -85,7 +75,7 @@ def probe(stack: Stack, model: str, stream: bool = False, cache: bool = False, t
         result.error = f"{type(exc).__name__}: {exc}"
     result.seconds = time.monotonic() - started
     if mock is not None:
-        aliases = _aliases(stack)
+        aliases = stack.target.aliases()
         mine = [e for e in mock.requests(since=since) if nonce in e["body"]]
         ok = [e for e in mine if e["status"] == 200]
         result.served_by["provider_log"] = aliases.get(ok[-1]["model"]) if ok else None
@@ -105,7 +95,7 @@ def settle(stack: Stack, result: ProbeResult, deadline_s: float, poll_s: float =
     langfuse = stack.langfuse()
     if langfuse is None:
         return
-    aliases = _aliases(stack)
+    aliases = stack.target.aliases()
     started = time.monotonic()
     generations: list[dict[str, Any]] = []
     found = False
@@ -155,3 +145,29 @@ def _stream(client: httpx.Client, body: dict[str, Any], result: ProbeResult) -> 
         except httpx.HTTPError as exc:
             result.stream_error = f"{type(exc).__name__}: {exc}"
         result.text = "".join(parts)
+
+
+def probe_webhook(stack: Stack, timeout: float = 120.0) -> ProbeResult:
+    """One task to the routing webhook: its status, time, answer text or `error` message."""
+    from harness.checks.routing import call_webhook
+
+    sent_at = time.time()
+    call = call_webhook(str(stack.target.router_url), f"2+2=? chaos probe {uuid.uuid4().hex[:12]}", timeout)
+    result = ProbeResult(status=call.status, seconds=call.seconds, sent_at=sent_at, trace_id="",
+                         model=str(call.body.get("route") or ""), text=str(call.body.get("result") or ""),
+                         error=call.error)
+    result.served_by["headers"] = call.body.get("route") if call.status == 200 else None
+    return result
+
+
+def probe_bot(stack: Stack, timeout: float = 30.0) -> ProbeResult:
+    """One message to the bot through the Bot API stand-in: status 200 when a reply came, with its text."""
+    telegram = stack.telegram()
+    assert telegram is not None
+    with telegram:
+        sent = telegram.send(f"/test chaos probe {uuid.uuid4().hex[:12]}")
+        replies = telegram.wait_reply(sent["message_id"], timeout_s=timeout)
+    seconds = replies[0].received_at - sent["sent_at"] if replies else timeout
+    text = "".join(m.text for m in replies)
+    return ProbeResult(status=200 if replies else 0, seconds=seconds, sent_at=sent["sent_at"], trace_id="",
+                       text=text, error="" if replies else f"no reply within {timeout:g} s")

@@ -1,7 +1,9 @@
 """Chaos scenarios as data: faults on roles of a fallback chain, probes, expectations, rollback.
 
 A scenario names roles (`primary`, `next`, `last`, `all_but_last`, `all`, `redis`) rather than
-models, so one file runs against every chain the target's LiteLLM config declares.
+models, so one file runs against every chain the target's LiteLLM config declares. Service hops
+(`gateway`: the router's upstream; `router`: the bot's) need no chain: `chains: none`, and the
+probe goes `via: webhook` or `via: bot` instead of straight to the gateway.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from harness.target import Target, TargetError
 
 __all__ = ["Case", "Fault", "Probe", "Scenario", "expand", "load_scenarios"]
 
-Role = Literal["primary", "next", "last", "all_but_last", "all", "redis"]
+Role = Literal["primary", "next", "last", "all_but_last", "all", "redis", "gateway", "router"]
+SERVICE_ROLES = ("redis", "gateway", "router")  # a fault proxy of that name, whatever the chain
 Expect = Literal["primary", "next", "last", "any", "error", "reported"]
 Kind = Literal["refused", "down", "reset", "timeout", "latency", "bandwidth", "status", "slow_first_token",
                "stream_cut", "failure_ratio"]
@@ -36,6 +39,8 @@ class Fault(_Data):
 
 
 class Probe(_Data):
+    via: Literal["gateway", "webhook", "bot"] = Field("gateway", description="gateway: a chat call; webhook: a "
+                                                      "task to the routing webhook; bot: a message to the chat bot")
     stream: bool = False
     expect: Expect
     criteria: list[str] = Field(default_factory=list)
@@ -45,7 +50,7 @@ class Probe(_Data):
 class Scenario(_Data):
     name: str
     title: str
-    chains: Literal["each", "first"] = "each"
+    chains: Literal["each", "first", "none"] = "each"
     variants: dict[str, list[Fault]]
     quick: list[str] | None = Field(None, description="variants of the quick run; all when omitted")
     steady_state: Probe | None = None
@@ -61,16 +66,19 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.scenario.name}[{self.chain[0]}-{self.variant}]"
+        return f"{self.scenario.name}[{self.chain[0]}-{self.variant}]" if self.chain else \
+            f"{self.scenario.name}[{self.variant}]"
 
     @property
     def label(self) -> str:
-        return f"{' > '.join(self.chain)} / {self.variant}"
+        return f"{' > '.join(self.chain)} / {self.variant}" if self.chain else self.variant
 
     def role(self, role: str) -> list[str]:
+        if role in SERVICE_ROLES:
+            return [role]
         chain = list(self.chain)
         return {"primary": chain[:1], "next": chain[1:2], "last": chain[-1:], "all_but_last": chain[:-1],
-                "all": chain, "redis": ["redis"]}[role]
+                "all": chain}[role]
 
     def faults(self) -> list[Fault]:
         return self.scenario.variants[self.variant]
@@ -97,8 +105,11 @@ def expand(scenarios: list[Scenario], target: Target, quick: bool = False, only:
     for scenario in scenarios:
         if only and only not in (scenario.name, *scenario.variants):
             continue
-        picked = chains[:1] if (scenario.chains == "first" or quick) else chains
         variants = [v for v in scenario.variants if not quick or scenario.quick is None or v in scenario.quick]
+        if scenario.chains == "none":
+            cases += [Case(scenario, (), variant) for variant in variants]
+            continue
+        picked = chains[:1] if (scenario.chains == "first" or quick) else chains
         cases += [Case(scenario, tuple(chain), variant) for chain in picked for variant in variants
                   if len(chain) >= 2]
     return cases

@@ -15,14 +15,14 @@ from harness.checks._calls import Call, chat
 from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
 
-__all__ = ["proxy_budget"]
+__all__ = ["month_key", "proxy_budget"]
 
 _CALLS_PER_CAP = 8  # resolution: the warning and the cap each fall between two calls
 _MAX_CALLS = 2 * _CALLS_PER_CAP
 _ALERT_WAIT_S = 10.0  # bounded: a warning slower than this is reported as missing, with this wait named
 
 
-def _month_key() -> str:
+def month_key() -> str:
     # the reference stack's counter (stack/litellm/budgets.py); its flag suffix is ":warned"
     return f"harness:spend:proxy:{datetime.now(UTC):%Y-%m}"
 
@@ -46,7 +46,7 @@ def proxy_budget(stack: Stack, model: str = "gpt-4") -> Outcome:
         return Outcome(id="BUD-1", passed=False, detail=f"a ${budget.monthly_usd} cap needs {tokens} output tokens "
                                                         "per call; set quota_scale in the target")
     store = redis.Redis.from_url(stack.target.redis_url.get_secret_value(), socket_timeout=2)
-    key = _month_key()
+    key = month_key()
     saved = store.get(key), store.get(f"{key}:warned")
     calls: list[tuple[float, Call]] = []  # spend before each call, the call
     try:

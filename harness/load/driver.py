@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -113,6 +114,7 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
     base = [sys.executable, "-m", "harness.load.runner", "--spec", str(spec_file), "--out", str(out_dir)]
     supervisor = Supervisor(out_dir)
     interrupted = False
+    restore = _catch_ctrl_c()
     try:
         with ResourceMonitor(watch_pid) as resources:
             if workers:
@@ -135,12 +137,25 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
                     main.process.wait(spec.timeout_s + 15)
     finally:
         supervisor.close()
+        restore()
     if main.process.returncode not in (0, None) and not interrupted:
         raise RuntimeError(f"the load runner exited with {main.process.returncode}; log {main.log}: {main.tail()}")
     samples = read_samples(out_dir / "samples.jsonl")
     stages = [summarize(s for s in samples if s.stage == i) for i in range(len(profile.stages))] \
         if profile.arrival != "closed" and len(profile.stages) > 1 else []
     return LoadRun(profile, summarize(samples), resources, out_dir, workers, interrupted, samples, stages)
+
+
+def _catch_ctrl_c() -> Callable[[], None]:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt here even where it was inherited as ignored: a shell runs a
+    background job with SIGINT ignored, and Python then installs no handler of its own. Returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:
+        return lambda: None
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 def _warm_up(spec: LoadSpec) -> None:

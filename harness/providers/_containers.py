@@ -11,10 +11,14 @@ from pathlib import Path
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-__all__ = ["FaultsContainer", "HarnessServiceContainer", "LiteLLMContainer", "PostgresContainer",
-           "RedisContainer"]
+__all__ = ["BotContainer", "FaultsContainer", "HarnessServiceContainer", "LiteLLMContainer", "PostgresContainer",
+           "RedisContainer", "RouterContainer"]
 
-PROXY_PORTS = {"openai": 18001, "anthropic": 18002, "gemini": 18003, "redis": 18004}
+PROXY_PORTS = {"openai": 18001, "anthropic": 18002, "gemini": 18003, "redis": 18004, "gateway": 18005,
+               "router": 18006}
+# where each fault proxy leads, by network alias
+UPSTREAMS = {"openai": "mock:8000", "anthropic": "mock:8000", "gemini": "mock:8000", "redis": "redis:6379",
+             "gateway": "litellm:4000", "router": "router:5678"}
 
 
 class RedisContainer(DockerContainer):
@@ -69,3 +73,27 @@ class LiteLLMContainer(DockerContainer):
     def with_litellm_env(self, **variables: str) -> LiteLLMContainer:
         self.with_envs(**variables)
         return self
+
+
+class RouterContainer(DockerContainer):
+    """The routing webhook (stack/router), calling the gateway through the `gateway` fault proxy."""
+
+    def __init__(self, image: str, master_key: str, timeout_s: float) -> None:
+        super().__init__(image)
+        self.with_exposed_ports(5678)
+        self.with_env("LITELLM_MASTER_KEY", master_key)
+        self.with_command(["python", "/src/stack/router/router.py", "--host", "0.0.0.0", "--port", "5678",
+                           "--gateway", f"http://faults:{PROXY_PORTS['gateway']}", "--timeout", str(timeout_s)])
+        self.waiting_for(HttpWaitStrategy(5678, "/health").with_startup_timeout(30))
+
+
+class BotContainer(DockerContainer):
+    """The chat bot (stack/bot), polling the Bot API stand-in, reaching the router through its fault proxy."""
+
+    def __init__(self, image: str, token: str, timeout_s: float) -> None:
+        super().__init__(image)
+        self.with_env("TELEGRAM_BOT_TOKEN", token)
+        self.with_command(["python", "/src/stack/bot/bot.py", "--api", "http://telegram:8081", "--router",
+                           f"http://faults:{PROXY_PORTS['router']}/webhook/litellm-route", "--timeout",
+                           str(timeout_s)])
+        self.waiting_for(LogMessageWaitStrategy("polling as @").with_startup_timeout(30))

@@ -27,15 +27,19 @@ from harness.faults import Toxiproxy
 from harness.images import IMAGES, MissingImage, describe, present
 from harness.providers._containers import (
     PROXY_PORTS,
+    UPSTREAMS,
+    BotContainer,
     FaultsContainer,
     HarnessServiceContainer,
     LiteLLMContainer,
     PostgresContainer,
     RedisContainer,
+    RouterContainer,
 )
 from harness.providers.local import litellm_pin, write_team_keys
 from harness.stack import Stack
 from harness.target import Endpoint, LangfuseTarget, Target
+from harness.telegram import new_token
 
 __all__ = ["RUN_LABEL", "ContainersProvider"]
 
@@ -120,10 +124,14 @@ class ContainersProvider:
         self._run("langfuse", HarnessServiceContainer(services, "langfuse", 3000, "/api/public/health")
                   .with_envs(LANGFUSE_PUBLIC_KEY=lf_public, LANGFUSE_SECRET_KEY=lf_secret), "langfuse")
         self._run("alerts", HarnessServiceContainer(services, "alerts", 9000, "/health"), "alerts")
+        telegram_token = new_token()
+        self._run("telegram", HarnessServiceContainer(services, "telegram", 8081, "/_control/status")
+                  .with_env("TELEGRAM_BOT_TOKEN", telegram_token), "telegram")
         self._run("toxiproxy", FaultsContainer(services), "faults")
         faults_url = self._url("toxiproxy", 8474)
+        # upstreams are network aliases, resolved per connection: the gateway and router may start later
         Toxiproxy(faults_url).populate(
-            [{"name": name, "listen": f"0.0.0.0:{port}", "upstream": "redis:6379" if name == "redis" else "mock:8000"}
+            [{"name": name, "listen": f"0.0.0.0:{port}", "upstream": UPSTREAMS[name]}
              for name, port in PROXY_PORTS.items()])
         teams, budget, keys_file = write_team_keys(self.target, self.config, self.tmp)
         os.chmod(self.tmp, 0o755)
@@ -139,6 +147,8 @@ class ContainersProvider:
             LITELLM_TELEMETRY="False", DISABLE_SCHEMA_UPDATE="true")
         self._run("litellm", gateway, "litellm")
         gateway_url = self._url("litellm", 4000)
+        self._run("router", RouterContainer(services, keys["master"], self.target.router_timeout_s), "router")
+        self._run("bot", BotContainer(services, telegram_token, self.target.router_timeout_s + 5), "bot")
         redis_url = f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
         pg = self.containers["postgres"]
         postgres_url = f"postgresql://harness@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}/postgres"
@@ -152,9 +162,12 @@ class ContainersProvider:
             "mock_url": mock_url, "toxiproxy_url": faults_url, "alerts_url": self._url("alerts", 9000),
             "redis_url": SecretStr(redis_url), "postgres_url": SecretStr(postgres_url),
             "teams": teams, "budget": budget,
+            "router_url": f"{self._url('router', 5678)}/webhook/litellm-route",
+            "telegram_url": self._url("telegram", 8081),
             "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
                          "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
-                         "fault proxy: harness Toxiproxy-compatible server (2.12 API)"],
+                         "fault proxy: harness Toxiproxy-compatible server (2.12 API)",
+                         "Telegram: harness Bot API stand-in (getMe, getUpdates, sendMessage)"],
         })
         versions = {**litellm_pin(), **{f"image_{k}": v for k, v in describe().items() if k in images}}
         return Stack(target=target, provider="containers", gateway_url=gateway_url,
@@ -163,7 +176,7 @@ class ContainersProvider:
                      log_dir=self.log_dir,
                      extra={"startup_s": {"total": round(time.monotonic() - started, 3)},
                             "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]],
-                            "langfuse_secret": lf_secret, "containers": {
+                            "langfuse_secret": lf_secret, "telegram_token": telegram_token, "containers": {
                                 n: c.get_wrapped_container().id[:12] for n, c in self.containers.items()},
                             "provider_direct_url": self._url("toxiproxy", PROXY_PORTS["openai"])})
 

@@ -40,6 +40,7 @@ from harness.target import (
     read_budget,
     read_teams,
 )
+from harness.telegram import TelegramControl, new_token
 
 __all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin", "start_postgres", "write_team_keys"]
 
@@ -102,6 +103,14 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def _bot_polling(telegram_url: str) -> bool:
+    try:
+        with TelegramControl(telegram_url) as telegram:
+            return telegram.polling()
+    except httpx.HTTPError:
+        return False
+
+
 class LocalProvider:
     """Starts the embedded stack for a Target; `start()` returns the Stack, `stop()` ends it all."""
 
@@ -149,12 +158,16 @@ class LocalProvider:
             keys["master"] = self._master_key
         lf_public, lf_secret = f"pk-lf-{secrets.token_hex(8)}", f"sk-lf-{secrets.token_hex(16)}"
         ports = {"mock": self.tmp / "mock.port", "langfuse": self.tmp / "langfuse.port",
-                 "faults": self.tmp / "faults.port", "alerts": self.tmp / "alerts.port"}
+                 "faults": self.tmp / "faults.port", "alerts": self.tmp / "alerts.port",
+                 "telegram": self.tmp / "telegram.port"}
+        telegram_token = new_token()
         mock = sup.start("mockllm", [py, "-m", "harness.mockllm", "--port-file", str(ports["mock"])], cwd=REPO)
         langfuse = sup.start("langfuse", [py, "-m", "harness.langfuse", "--port-file", str(ports["langfuse"])],
                              env={"LANGFUSE_PUBLIC_KEY": lf_public, "LANGFUSE_SECRET_KEY": lf_secret}, cwd=REPO)
         faults = self._start_faults(sup, ports["faults"])
         alerts = sup.start("alerts", [py, "-m", "harness.alerts", "--port-file", str(ports["alerts"])], cwd=REPO)
+        telegram = sup.start("telegram", [py, "-m", "harness.telegram", "--port-file", str(ports["telegram"])],
+                             env={"TELEGRAM_BOT_TOKEN": telegram_token}, cwd=REPO)
         redis_port = free_port()
         redis = sup.start("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", str(self.tmp)])
@@ -164,19 +177,22 @@ class LocalProvider:
             sup.ready(langfuse, ports["langfuse"].exists, 15)
             sup.ready(redis, lambda: _redis_ping(redis_port), 15)
             sup.ready(alerts, ports["alerts"].exists, 15)
+            sup.ready(telegram, ports["telegram"].exists, 15)
+            telegram_url = f"http://127.0.0.1:{ports['telegram'].read_text()}"
             alerts_url = f"http://127.0.0.1:{ports['alerts'].read_text()}"
             faults_url = self._faults_ready(sup, faults, ports["faults"])
             mock_port = int(ports["mock"].read_text())
             mock_url = f"http://127.0.0.1:{mock_port}"
             langfuse_url = f"http://127.0.0.1:{ports['langfuse'].read_text()}"
-            # every upstream of the gateway goes through its own fault proxy, so faults hit the real path
+            # every upstream of the gateway goes through its own fault proxy, so faults hit the real path;
+            # so do the router's (the gateway) and the bot's (the router)
             toxiproxy = Toxiproxy(faults_url)
+            gateway_port, router_port = free_port(), free_port()
             proxies = {p.name: p for p in toxiproxy.populate(
                 [{"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{port}"}
                  for name, port in (("openai", mock_port), ("anthropic", mock_port), ("gemini", mock_port),
-                                    ("redis", redis_port))])}
+                                    ("redis", redis_port), ("gateway", gateway_port), ("router", router_port))])}
             teams, budget, teams_file = write_team_keys(self.target, self.config, self.tmp)
-            gateway_port = free_port()
             env = {
                 "HARNESS_TEAM_KEYS": str(teams_file),
                 "HARNESS_ALERT_WEBHOOK": f"{alerts_url}/hooks/budget",
@@ -194,6 +210,16 @@ class LocalProvider:
             gateway = sup.start("litellm", [str(litellm), "--config", str(self.config), "--host", "127.0.0.1",
                                             "--port", str(gateway_port)], env=env, cwd=self.config.parent)
             gateway_url = f"http://127.0.0.1:{gateway_port}"
+            router_env = {"LITELLM_MASTER_KEY": keys["master"]}
+            router = sup.start("router", [py, str(REPO / "stack/router/router.py"), "--port", str(router_port),
+                                          "--gateway", f"http://{proxies['gateway'].address}",
+                                          "--timeout", str(self.target.router_timeout_s)], env=router_env, cwd=REPO)
+            bot = sup.start("bot", [py, str(REPO / "stack/bot/bot.py"), "--api", telegram_url, "--router",
+                                    f"http://{proxies['router'].address}/webhook/litellm-route",
+                                    "--timeout", str(self.target.router_timeout_s + 5)],
+                            env={"TELEGRAM_BOT_TOKEN": telegram_token}, cwd=REPO)
+            sup.ready(router, lambda: _http_ok(f"http://127.0.0.1:{router_port}/health"), 30)
+            sup.ready(bot, lambda: _bot_polling(telegram_url), 30)
             sup.ready(gateway, lambda: _http_ok(f"{gateway_url}/health/readiness"), self.deadline)
             postgres_url = pg_future.result() if pg_future else None
         target = self.target.model_copy(update={
@@ -207,8 +233,11 @@ class LocalProvider:
             "teams": teams,
             "budget": budget,
             "alerts_url": alerts_url,
+            "router_url": f"http://127.0.0.1:{router_port}/webhook/litellm-route",
+            "telegram_url": telegram_url,
             "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
-                         "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)"]
+                         "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
+                         "Telegram: harness Bot API stand-in (getMe, getUpdates, sendMessage)"]
             + ([] if self._real_toxiproxy else ["fault proxy: harness Toxiproxy-compatible server (2.12 API)"]),
         })
         versions = {**litellm_pin(), "redis": _version([redis_server, "--version"])}
@@ -221,7 +250,7 @@ class LocalProvider:
                      versions=versions,
                      pids={n: s.pid for n, s in sup.services.items()}, log_dir=self.log_dir,
                      extra={"startup_s": startup, "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]],
-                            "langfuse_secret": lf_secret})
+                            "langfuse_secret": lf_secret, "telegram_token": telegram_token})
 
     @property
     def _real_toxiproxy(self) -> str | None:

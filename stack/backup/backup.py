@@ -155,7 +155,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         manifest_file = Path(tmp) / "manifest.json"
         manifest_file.write_text(json.dumps(manifest, indent=1))
         try:
-            store.put(f"{stamp}/manifest.json", manifest_file)
+            if not args.skip_manifest:
+                store.put(f"{stamp}/manifest.json", manifest_file)
         except Exception as exc:
             raise BackupFailed("store: manifest", f"{type(exc).__name__}: {exc}") from None
     pruned = prune(store, args.retention_days)
@@ -198,6 +199,7 @@ def main() -> int:
     parser.add_argument("--retention-days", type=float, default=30.0)
     parser.add_argument("--notify", help="webhook for failures")
     parser.add_argument("--exclude-table", action="append", default=[], help="(negative control) skip a table")
+    parser.add_argument("--skip-manifest", action="store_true", help="(negative control) never write the manifest")
     args = parser.parse_args()
     try:
         result = run(args)

@@ -31,6 +31,14 @@ __all__ = ["IDENTITY", "Observer"]
 
 IDENTITY = ("observer", "observer@gateway-harness.local")
 APPROVALS = "approvals"
+# Broken variants for the checks' negative controls: each is a mistake a hand-written observer makes.
+FAULTS = {
+    "apply-stale": "applies an event whatever version it is based on (no drift check)",
+    "rewrite-audit": "rewrites the whole audit log on every event (earlier lines change)",
+    "foreign-identity": "commits as the host's git identity instead of the observer's",
+    "no-push": "commits locally and never pushes",
+    "ignore-approval": "applies high-risk changes without waiting for an approval",
+}
 _log = logging.getLogger("observer")
 
 
@@ -41,11 +49,17 @@ def _slug(aggregate_id: str) -> str:
 class Observer:
     def __init__(self, client: redis.Redis, repo: Path, audit: Path, changes: Path, *, stream: str = STREAM,
                  group: str = "observers", consumer: str = "observer-1", claim_idle_ms: int = 5_000,
-                 ack_first: bool = False, idempotent: bool = True, push: bool = True, batch: bool = False) -> None:
+                 ack_first: bool = False, idempotent: bool = True, push: bool = True, batch: bool = False,
+                 faults: frozenset[str] = frozenset()) -> None:
         self.r, self.repo, self.audit, self.changes = client, repo, audit, changes
         self.stream, self.group, self.consumer, self.claim_idle_ms = stream, group, consumer, claim_idle_ms
         self.ack_first, self.idempotent, self.push_enabled = ack_first, idempotent, push
         self.batch = batch  # one commit per read batch; entries are acknowledged only after that commit
+        unknown = faults - FAULTS.keys()
+        if unknown:
+            raise ValueError(f"unknown fault {sorted(unknown)}; one of {sorted(FAULTS)}")
+        self.faults = faults
+        self.push_enabled = push and "no-push" not in faults
         self._staged: list[str] = []
         self._unacked: list[bytes | str] = []
         self.seen: set[str] = set()
@@ -171,6 +185,10 @@ class Observer:
             return
         line = json.dumps({"event_id": event.event_id, "recorded_at": time.time(),
                            "event": json.loads(event.model_dump_json())}, separators=(",", ":")) + "\n"
+        if "rewrite-audit" in self.faults:
+            rows = [json.loads(old) for old in self.audit.read_text().splitlines()]
+            line = "".join(json.dumps({**row, "recorded_at": time.time()}) + "\n" for row in rows) + line
+            self.audit.write_text("")
         with self.audit.open("ab") as handle:
             handle.write(line.encode())
             handle.flush()
@@ -190,10 +208,10 @@ class Observer:
         request = self.changes / f"{event.event_id}.json"
         if self.idempotent and request.exists():
             return  # its change request exists already
-        if event.version != current["version"]:
+        if event.version != current["version"] and "apply-stale" not in self.faults:
             self._change_request(event, entry, "drift", f"event is based on version {event.version}, the "
                                                         f"aggregate is at {current['version']}")
-        elif event.metadata.approval_required:
+        elif event.metadata.approval_required and "ignore-approval" not in self.faults:
             self._change_request(event, entry, "approval", "high-risk change: waits for approval")
             self.r.publish("change_requests", json.dumps({"event_id": event.event_id,
                                                           "aggregate_id": event.aggregate_id}))
@@ -274,8 +292,9 @@ class Observer:
                                    text=True).stdout.strip())
 
     def _git(self, *args: str) -> None:
-        env = {**os.environ, "GIT_AUTHOR_NAME": IDENTITY[0], "GIT_AUTHOR_EMAIL": IDENTITY[1],
-               "GIT_COMMITTER_NAME": IDENTITY[0], "GIT_COMMITTER_EMAIL": IDENTITY[1]}
+        name, email = ("root", "root@localhost") if "foreign-identity" in self.faults else IDENTITY
+        env = {**os.environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
         subprocess.run(["git", "-C", str(self.repo), *args], check=True, capture_output=True, env=env, timeout=60)
 
 
@@ -291,11 +310,14 @@ def main() -> None:
     parser.add_argument("--ack-first", action="store_true", help="negative control: ack before processing")
     parser.add_argument("--no-idempotency", action="store_true", help="negative control: no dedupe by event id")
     parser.add_argument("--batch", action="store_true", help="one commit per read batch (acks after the commit)")
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
+                        help="negative control: run a broken variant (repeatable)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s observer: %(message)s")
     observer = Observer(redis.Redis.from_url(args.redis), args.repo, args.audit, args.changes, stream=args.stream,
                         consumer=args.consumer, claim_idle_ms=args.claim_idle_ms, ack_first=args.ack_first,
-                        idempotent=not args.no_idempotency, batch=args.batch)
+                        idempotent=not args.no_idempotency, batch=args.batch,
+                        faults=frozenset(args.fault))
     stop = [False]
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
     observer.setup()

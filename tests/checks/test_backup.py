@@ -1,5 +1,5 @@
-"""Negative controls for BK-2..BK-4: a backup that skips a table, a job that never prunes, and one
-that fails without telling anyone, each make their check FAIL."""
+"""Negative controls for BK-1..BK-4: a job that exits 0 without its manifest, a backup that skips a
+table, a job that never prunes, and one that fails without telling anyone, each make their check FAIL."""
 
 from __future__ import annotations
 
@@ -54,6 +54,23 @@ def rig(stack: Stack, postgres_url: str, redis_url: str, tmp_path: Path) -> Iter
     made.seed(rows=50)
     yield made
     made.close()
+
+
+class _NoManifest(BackupRig):
+    def run(self, store: str, *extra: str, retention_days: float = 30.0) -> tuple[int, dict[str, Any], str]:
+        return super().run(store, "--skip-manifest", *extra, retention_days=retention_days)
+
+
+def test_bk1_fails_when_the_job_exits_0_without_a_manifest(postgres_url: str, redis_url: str,
+                                                           tmp_path: Path) -> None:
+    rig = _NoManifest(postgres_url, redis_url, None, tmp_path, None)
+    try:
+        rig.seed(rows=10)
+        outcome, _ = backup.runs_and_lists(rig, rig.local_store)
+        assert not outcome.passed and outcome.measured["exit"] == 0, outcome.summary()
+        assert "manifest.json" in outcome.detail and "manifest.json" not in outcome.measured["files"]
+    finally:
+        rig.close()
 
 
 def test_bk2_fails_when_the_backup_skips_a_table(rig: BackupRig) -> None:

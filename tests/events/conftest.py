@@ -42,8 +42,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def rig_factory(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., ObserverRig]]:
     rigs: list[ObserverRig] = []
 
-    def make(*flags: str, start: bool = True) -> ObserverRig:
-        rig = ObserverRig(redis_url, tmp_path / f"rig-{len(rigs)}", flags)
+    def make(*flags: str, start: bool = True, publisher_stream: str | None = None) -> ObserverRig:
+        rig = ObserverRig(redis_url, tmp_path / f"rig-{len(rigs)}", flags, publisher_stream=publisher_stream)
         rigs.append(rig)
         if start:
             rig.start()

@@ -1,5 +1,6 @@
 """The event checks PASS on the reference observer and FAIL on the variants the plan's sketch would be:
-an observer that acks before applying, one without idempotency, a publisher without validation."""
+an observer that acks before applying, one without idempotency, a publisher without validation, and one
+broken variant per remaining check (the observer's `--fault`)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,35 @@ def test_commits_reach_the_remote_once_it_is_back(rig_factory: Rig) -> None:
     while len(rig.commits("remote")) < 6 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(rig.commits("remote")) == 6
+
+
+def test_ev1_fails_when_the_publisher_writes_to_another_stream(rig_factory: Rig) -> None:
+    outcome = events.on_stream(rig_factory(start=False, publisher_stream="agent-events"))
+    assert not outcome.passed and outcome.measured["present"] is False, outcome.summary()
+
+
+def test_obv1_fails_when_the_observer_applies_stale_events(rig_factory: Rig) -> None:
+    outcome = events.drift(rig_factory("--fault", "apply-stale"))
+    assert not outcome.passed and outcome.measured["applied"] is True, outcome.summary()
+
+
+def test_obv2_fails_when_the_observer_rewrites_its_audit_log(rig_factory: Rig) -> None:
+    rig = rig_factory("--fault", "rewrite-audit")
+    events.on_stream(rig)  # an earlier line for the rewrite to change
+    assert rig.drained(10)
+    outcome = events.audit_log(rig, count=5)
+    assert not outcome.passed and outcome.measured["earlier_lines_unchanged"] is False, outcome.summary()
+
+
+@pytest.mark.parametrize(("fault", "measured"), [("foreign-identity", {"commits_on_remote": 1,
+                                                                       "author": "root@localhost"}),
+                                                 ("no-push", {"commits_on_remote": 0, "author": None})])
+def test_git1_fails_when_commits_are_not_the_observers_on_the_remote(rig_factory: Rig, fault: str,
+                                                                      measured: dict[str, object]) -> None:
+    outcome = events.auto_commit(rig_factory("--fault", fault), timeout_s=4.0)
+    assert not outcome.passed and outcome.measured == measured, outcome.summary()
+
+
+def test_git2_fails_when_the_observer_ignores_the_approval_flag(rig_factory: Rig) -> None:
+    outcome = events.approval_gate(rig_factory("--fault", "ignore-approval"), hold_s=1.0, timeout_s=2.0)
+    assert not outcome.passed and outcome.measured["applied_before_approval"] is True, outcome.summary()

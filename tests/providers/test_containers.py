@@ -58,8 +58,10 @@ def test_acceptance_on_containers_passes_the_embedded_criteria(tmp_path: Path) -
     embedded = {"GW-1", "GW-2", "GW-3", "GW-4", "GW-5", "OBS-1", "OBS-2", "OBS-3", "OBS-4", "OBS-5", "MOD-1",
                 "MOD-2", "MOD-3", "MOD-4", "MOD-5", "ESC-1", "QT-1", "QT-2", "QT-3", "QT-4", "BUD-1", "CA-1", "CA-2",
                 "CA-3", "CA-4", "COST-1", "SEC-1", "SEC-2", "SEC-3", "EV-1", "EV-2", "OBV-1", "OBV-2", "OBV-3",
-                "GIT-1", "GIT-2", "GIT-3", "BK-1", "BK-2", "BK-3", "BK-4"}
+                "GIT-1", "GIT-2", "GIT-3", "BK-1", "BK-2", "BK-3", "BK-4", "RT-1", "RT-2", "RT-3", "E2E-1"}
     assert ids == embedded
+    # the router and the bot run in containers too: their checks run, not skip
+    assert {r["status"] for r in data["records"] if r["id"] in ("RT-1", "RT-2", "RT-3", "E2E-1")} == {"PASS"}
     assert data["versions"]["image_litellm"].startswith("ghcr.io/berriai/litellm:")
     assert (tmp_path / "latest" / "logs" / "litellm.log").stat().st_size > 0
 
@@ -69,6 +71,8 @@ def test_quick_chaos_on_containers(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert result.returncode == 0 and data["verdict"] == "GO", result.stdout[-3000:]
     assert data["provider"] == "containers" and {"FB-1", "FB-2", "FB-6"} <= {r["id"] for r in data["records"]}
+    assert {(r["id"], r["status"]) for r in data["records"] if r["id"] in ("RT-4", "E2E-2")} == \
+        {("RT-4", "PASS"), ("E2E-2", "PASS")}
 
 
 _HOLD = """
@@ -89,7 +93,8 @@ def test_a_killed_harness_leaves_no_container_network_or_volume(tmp_path: Path) 
     assert holder.stdout is not None
     line = holder.stdout.readline()
     assert line.strip() == "up", line + holder.stdout.read()[-2000:]
-    assert len(_labelled(("ps", "-a"))) == 7 and len(_labelled(("network", "ls"))) == 1
+    # redis, postgres, mockllm, langfuse, alerts, telegram, faults, litellm, router, bot; one network
+    assert len(_labelled(("ps", "-a"))) == 10 and len(_labelled(("network", "ls"))) == 1
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait(10)
     deadline = time.monotonic() + 60

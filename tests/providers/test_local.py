@@ -67,7 +67,8 @@ def _wait_gone(pids: set[int], deadline_s: float) -> set[int]:
 def test_stop_ends_every_process_including_postgres_backends(tmp_path: Path) -> None:
     provider = LocalProvider(Target.embedded(), tmp_path)
     stack = provider.start()
-    assert set(stack.pids) == {"mockllm", "langfuse", "toxiproxy", "redis", "litellm", "postgres", "alerts"}
+    assert set(stack.pids) == {"mockllm", "langfuse", "toxiproxy", "redis", "litellm", "postgres", "alerts",
+                               "telegram", "router", "bot"}
     processes = _descendants(set(stack.pids.values()))
     assert len(processes) > len(stack.pids)  # postgres' backends
     provider.stop()
@@ -97,26 +98,29 @@ def test_sigkill_of_harness_up_is_cleaned_up_by_the_reaper(tmp_path: Path) -> No
     env = {**os.environ, "HARNESS_STATE_DIR": str(tmp_path / "state")}
     up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--reports", str(tmp_path / "reports")],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
-    state = tmp_path / "state" / "state.json"
-    deadline = time.monotonic() + 120
-    while not state.exists() and up.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert state.exists(), up.stdout.read().decode() if up.stdout else "no output"
-    target_file = tmp_path / "state" / "target.yaml"
-    assert oct(target_file.stat().st_mode & 0o777) == "0o600"
-    assert yaml.safe_load(target_file.read_text())["provider"] == "external"
-    pids = set(json.loads(state.read_text())["pids"].values())
-    processes = _descendants(pids)
-    acceptance = subprocess.run([sys.executable, "-m", "harness.cli", "acceptance", "--target", str(target_file),
-                                 "--reports", str(tmp_path / "reports"), "-k", "gw_2 or gw_4 or obs_1"],
-                                env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
-    assert acceptance.returncode == 0, acceptance.stdout[-3000:] + acceptance.stderr[-2000:]
-    results = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
-    assert results["provider"] == "external" and results["verdict"] == "GO"
-    assert [r["id"] for r in results["records"]] == ["GW-2", "GW-4", "OBS-1"]
-    assert _group_members(pids)
-    os.kill(up.pid, signal.SIGKILL)
-    up.wait(10)
+    try:
+        state = tmp_path / "state" / "state.json"
+        deadline = time.monotonic() + 120
+        while not state.exists() and up.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert state.exists(), up.stdout.read().decode() if up.stdout else "no output"
+        target_file = tmp_path / "state" / "target.yaml"
+        assert oct(target_file.stat().st_mode & 0o777) == "0o600"
+        assert yaml.safe_load(target_file.read_text())["provider"] == "external"
+        pids = set(json.loads(state.read_text())["pids"].values())
+        processes = _descendants(pids)
+        acceptance = subprocess.run([sys.executable, "-m", "harness.cli", "acceptance", "--target", str(target_file),
+                                     "--reports", str(tmp_path / "reports"), "-k", "gw_2 or gw_4 or obs_1"],
+                                    env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert acceptance.returncode == 0, acceptance.stdout[-3000:] + acceptance.stderr[-2000:]
+        results = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+        assert results["provider"] == "external" and results["verdict"] == "GO"
+        assert [r["id"] for r in results["records"]] == ["GW-2", "GW-4", "OBS-1"]
+        assert _group_members(pids)
+    finally:  # the kill -9 is the test's action; it also ends `up` when a step above failed
+        if up.poll() is None:
+            os.kill(up.pid, signal.SIGKILL)
+        up.wait(10)
     assert _wait_gone(pids, 20) == set()
     deadline = time.monotonic() + 10
     while _alive(processes) and time.monotonic() < deadline:

@@ -1,0 +1,47 @@
+"""An image's recipe digest follows its Dockerfile, its inputs and its parent, so a changed lock file
+(a new dependency of the gateway) makes `harness images build` rebuild an image whose tag is the same."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness import images
+
+
+@pytest.fixture
+def fake_litellm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "Dockerfile").write_text("FROM gateway-harness/python:3.11\n")
+    (tmp_path / "requirements.lock").write_text("litellm==1.103.0\n")
+    spec = dataclasses.replace(images.IMAGES["litellm"], dockerfile=tmp_path / "Dockerfile", context=tmp_path)
+    monkeypatch.setitem(images.IMAGES, "litellm", spec)
+    return tmp_path
+
+
+def test_the_recipe_changes_with_an_input_and_only_then(fake_litellm: Path) -> None:
+    before = images.recipe("litellm")
+    assert images.recipe("litellm") == before
+    (fake_litellm / "unrelated.txt").write_text("not an input")
+    assert images.recipe("litellm") == before
+    (fake_litellm / "requirements.lock").write_text("litellm==1.103.0\nprometheus-client==0.26.0\n")
+    assert images.recipe("litellm") != before
+
+
+def test_the_recipe_follows_the_parent(fake_litellm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = images.recipe("litellm")
+    parent = tmp_path / "python.Dockerfile"
+    parent.write_text("FROM gateway-harness/bookworm:base\nRUN apt-get install -y python3.12\n")
+    monkeypatch.setitem(images.IMAGES, "python", dataclasses.replace(images.IMAGES["python"], dockerfile=parent))
+    assert images.recipe("litellm") != before
+
+
+def test_a_local_build_with_another_recipe_is_stale(fake_litellm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = {"id": "abc", "built_locally": "true", "recipe": images.recipe("litellm")}
+    monkeypatch.setattr(images, "present", lambda tag: built)
+    assert not images.stale("litellm")
+    (fake_litellm / "requirements.lock").write_text("litellm==1.103.0\nprometheus-client==0.26.0\n")
+    assert images.stale("litellm")
+    monkeypatch.setattr(images, "present", lambda tag: {**built, "built_locally": "false"})
+    assert not images.stale("litellm")  # a pulled official image is never rebuilt over
