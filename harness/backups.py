@@ -2,12 +2,14 @@
 fresh servers, so BK-1..BK-4 compare data, not exit codes.
 
 Seed data goes into the stack's Postgres (a database of its own), Redis (keys under `bk:`) and a
-truth repository; the S3 store is a moto server behind a fault proxy, so the store can be cut.
+truth repository; the S3 store is a moto server and the Cloud Storage one (the plan's) the harness's
+GCS stand-in, each behind a fault proxy, so the store can be cut.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -25,7 +27,7 @@ import boto3
 import httpx
 import redis
 
-from harness._proc import Supervisor, free_port
+from harness._proc import StartupError, Supervisor, free_port
 from harness.faults import Proxy, Toxiproxy
 from harness.observer import init_truth_repo
 from harness.providers.local import _binary, start_postgres
@@ -44,6 +46,7 @@ class Restored:
     redis: dict[str, Any]
     git: list[str]
     seconds: float
+    errors: list[str] = field(default_factory=list)  # manifest mismatches and restore steps that failed
 
 
 def _psql(url: str, sql: str, db: str | None = None) -> str:
@@ -57,6 +60,10 @@ def fingerprint(postgres_url: str, redis_url: str, repo: Path) -> tuple[dict[str
                                                                         dict[str, Any], list[str]]:
     """Row count and an ordered-content md5 per table of every database; every `bk:` key's type and value;
     every git ref."""
+    return _tables(postgres_url), _keys(redis_url), _refs(repo)
+
+
+def _tables(postgres_url: str) -> dict[str, dict[str, Any]]:
     tables: dict[str, dict[str, Any]] = {}
     for db in _psql(postgres_url, "SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1").split():
         names = _psql(postgres_url, "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN "
@@ -65,6 +72,10 @@ def fingerprint(postgres_url: str, redis_url: str, repo: Path) -> tuple[dict[str
             count, digest = _psql(postgres_url, f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY "
                                                 f"t::text), '')) FROM {name} t", db).strip().split("|")
             tables[f"{db}:{name}"] = {"rows": int(count), "md5": digest}
+    return tables
+
+
+def _keys(redis_url: str) -> dict[str, Any]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     keys: dict[str, Any] = {}
     for key in sorted(client.scan_iter("bk:*")):
@@ -74,9 +85,38 @@ def fingerprint(postgres_url: str, redis_url: str, repo: Path) -> tuple[dict[str
                  "zset": lambda k: client.zrange(k, 0, -1, withscores=True)}[kind](key)
         keys[key] = [kind, value]
     client.close()
+    return keys
+
+
+def _refs(repo: Path) -> list[str]:
     refs = subprocess.run(["git", "-C", str(repo), "for-each-ref", "--format=%(objectname) %(refname)"],
                           capture_output=True, text=True, check=True).stdout.split("\n")
-    return tables, keys, sorted(r for r in refs if r and "refs/remotes/" not in r)
+    return sorted(r for r in refs if r and "refs/remotes/" not in r)
+
+
+def _checked(work: Path, names: list[str]) -> list[str]:
+    """What disagrees with the set's manifest (sha256 and size per file, written last by the job)."""
+    try:
+        manifest = json.loads((work / "manifest.json").read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"manifest.json unreadable ({type(exc).__name__}): the set cannot be verified"]
+    errors = []
+    for name, expected in manifest.items():
+        path = work / name
+        if name not in names or not path.exists():
+            errors.append(f"{name}: in the manifest, not in the store")
+            continue
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
+            errors.append(f"{name}: sha256 differs from the manifest ({len(data):,} bytes, manifest says "
+                          f"{expected.get('bytes', '?'):,})")
+    return errors
+
+
+def _stderr(exc: subprocess.CalledProcessError) -> str:
+    text = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+    lines = text.strip().splitlines()
+    return lines[-1][:200] if lines else f"exit {exc.returncode}"
 
 
 class BackupRig:
@@ -91,6 +131,9 @@ class BackupRig:
         self.toxiproxy = Toxiproxy(toxiproxy_url) if toxiproxy_url else None
         self.s3_proxy: Proxy | None = None
         self.s3_endpoint: str | None = None
+        self.gcs_proxy: Proxy | None = None
+        self.gcs_endpoint: str | None = None
+        self.standins: list[str] = []  # the stores that were not the real service, for the report
         for name, value in _aws_env().items():  # the job's Store is also used here, to list and restore
             if name.startswith("AWS_"):
                 os.environ.setdefault(name, value)
@@ -135,13 +178,34 @@ class BackupRig:
             else:
                 self.s3_endpoint = f"http://127.0.0.1:{port}"
             _s3(self.s3_endpoint).create_bucket(Bucket=BUCKET)
+            self.standins.append("S3 (backup store): moto server")
         return f"s3://{BUCKET}/nightly"
+
+    def gcs_store(self, *faults: str) -> str:
+        """The Cloud Storage stand-in (`harness.gcs`, with `faults` for a broken one) behind a fault proxy
+        named `gcs`; returns the store URL (endpoint set). A stand-in: the report says so."""
+        if self.gcs_endpoint is None:
+            port_file = self.folder / "gcs.port"
+            server = self.supervisor.start("gcs", [sys.executable, "-m", "harness.gcs", "--port-file", str(port_file),
+                                                   *[f"--fault={f}" for f in faults]], cwd=REPO)
+            self.supervisor.ready(server, port_file.exists, 30)
+            upstream = f"127.0.0.1:{port_file.read_text()}"
+            if self.toxiproxy is not None:
+                self.gcs_proxy = self.toxiproxy.create("gcs", upstream)
+                upstream = self.gcs_proxy.address
+            self.gcs_endpoint = f"http://{upstream}"
+            httpx.post(f"{self.gcs_endpoint}/storage/v1/b", params={"project": "harness"}, json={"name": BUCKET},
+                       timeout=10).raise_for_status()
+            self.standins.append("Cloud Storage (backup store): harness stand-in (JSON API)")
+        return f"gs://{BUCKET}/nightly"
 
     def run(self, store: str, *extra: str, retention_days: float = 30.0) -> tuple[int, dict[str, Any], str]:
         argv = [sys.executable, str(BACKUP_JOB), "run", "--store", store, "--postgres", self.postgres_url,
                 "--redis", self.redis_url, "--git", str(self.repo), "--retention-days", str(retention_days), *extra]
         if store.startswith("s3://") and self.s3_endpoint:
             argv += ["--s3-endpoint", self.s3_endpoint]
+        if store.startswith("gs://") and self.gcs_endpoint:
+            argv += ["--gcs-endpoint", self.gcs_endpoint]
         if self.notify_url:
             argv += ["--notify", self.notify_url]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=600,
@@ -150,7 +214,8 @@ class BackupRig:
         return result.returncode, parsed, result.stderr.strip()
 
     def restore(self, store: str, stamp: str) -> Restored:
-        """Into a new Postgres cluster, a new redis-server and a clone: what the set really holds."""
+        """Into a new Postgres cluster, a new redis-server and a clone: what the set really holds. A step that
+        fails (a corrupt dump, an unloadable snapshot) is an error of the result, not an exception."""
         started = time.monotonic()
         # under the system temp dir: Postgres runs as its own user there when we are root
         work = Path(tempfile.mkdtemp(prefix="harness-restore-"))
@@ -158,6 +223,10 @@ class BackupRig:
         names = source.sets()[stamp]
         for name in names:
             source.get(f"{stamp}/{name}", work / name)
+        errors = _checked(work, names)
+        tables: dict[str, dict[str, Any]] = {}
+        keys: dict[str, Any] = {}
+        refs: list[str] = []
         sup = Supervisor(work)
         sup.guard_dir(work)  # removed with the servers, even if the harness dies mid-restore
         try:
@@ -169,19 +238,31 @@ class BackupRig:
                     db = name.removeprefix("postgres-").removesuffix(".dump")
                     if db != "postgres":
                         _psql(url, f"CREATE DATABASE {db}")
-                    subprocess.run([restore_bin, "--no-owner", "-d", url.rsplit("/", 1)[0] + f"/{db}",
-                                    str(work / name)], check=True, capture_output=True)
+                    try:
+                        subprocess.run([restore_bin, "--no-owner", "-d", url.rsplit("/", 1)[0] + f"/{db}",
+                                        str(work / name)], check=True, capture_output=True)
+                    except subprocess.CalledProcessError as exc:
+                        errors.append(f"pg_restore {name}: {_stderr(exc)}")
+            tables = _tables(url)
             port = free_port()
             server = sup.start("redis-restore", [_binary("redis-server", "redis-server"), "--port", str(port),
                                                  "--bind", "127.0.0.1", "--dir", str(work), "--dbfilename",
                                                  "redis.rdb", "--appendonly", "no", "--save", ""])
-            sup.ready(server, lambda: _redis_up(port), 15)
+            try:
+                sup.ready(server, lambda: _redis_up(port), 15)
+                keys = _keys(f"redis://127.0.0.1:{port}/0")
+            except StartupError as exc:  # redis-server refuses a damaged snapshot and exits
+                errors.append(f"redis.rdb did not load: {str(exc)[:200]}")
             clone = work / "git"
-            subprocess.run(["git", "clone", "-q", "--mirror", str(work / "git.bundle"), str(clone)], check=True)
-            tables, keys, refs = fingerprint(url, f"redis://127.0.0.1:{port}/0", clone)
+            try:
+                subprocess.run(["git", "clone", "-q", "--mirror", str(work / "git.bundle"), str(clone)], check=True,
+                               capture_output=True)
+                refs = _refs(clone)
+            except subprocess.CalledProcessError as exc:
+                errors.append(f"git clone git.bundle: {_stderr(exc)}")
         finally:
             sup.close()
-        return Restored(tables, keys, refs, round(time.monotonic() - started, 3))
+        return Restored(tables, keys, refs, round(time.monotonic() - started, 3), errors)
 
     def plant(self, store: str, days_ago: float) -> str:
         """An old set (manifest only) as if written `days_ago` days ago; returns its stamp."""
@@ -196,11 +277,12 @@ class BackupRig:
 
     def _store(self, store: str) -> Any:
         """The job's own store code: listing, planting and restoring read exactly what it wrote."""
-        return _job().Store(store, self.s3_endpoint)
+        return _job().Store(store, self.gcs_endpoint if store.startswith("gs://") else self.s3_endpoint)
 
     def close(self) -> None:
-        if self.s3_proxy is not None:
-            self.s3_proxy.delete()
+        for proxy in (self.s3_proxy, self.gcs_proxy):
+            if proxy is not None:
+                proxy.delete()
         self.supervisor.close()
 
 

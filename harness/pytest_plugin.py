@@ -216,6 +216,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash[_RUN]
     if run.results is None or run.dir is None:
         return
+    if run.stack is not None:  # suites may have added stand-ins of their own (the backup stores)
+        run.results.standins = list(run.stack.standins)
     if run.stack is not None and run.stack.target.litellm_config is not None \
             and run.stack.target.litellm_config.exists():
         config = run.stack.target.litellm_config

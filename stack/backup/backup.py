@@ -1,7 +1,8 @@
 """The reference backup job (VPS plan slice 10): Postgres, Redis and the git truth repo into a store.
 
-`python stack/backup/backup.py run --store file:///backups | s3://bucket/prefix [--s3-endpoint URL]
- --postgres URL --redis URL --git REPO [--retention-days 30] [--notify URL]`
+`python stack/backup/backup.py run --store file:///backups | s3://bucket/prefix | gs://bucket/prefix
+ [--s3-endpoint URL | --gcs-endpoint URL] --postgres URL --redis URL --git REPO [--retention-days 30]
+ [--notify URL]`
 
 One set per run, `<UTC stamp>/`: `postgres-<db>.dump` (pg_dump -Fc, every database), `redis.rdb`
 (redis-cli --rdb), `git.bundle` (all refs), and `manifest.json` with each file's sha256 and size,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 STAMP = "%Y%m%dT%H%M%SZ"
+_GCS_TIMEOUT = (3, 30)  # connect, read (seconds)
 
 
 class BackupFailed(RuntimeError):
@@ -35,22 +38,36 @@ class BackupFailed(RuntimeError):
 
 
 class Store:
-    """A directory (`file:///path`) or an S3 bucket and prefix (`s3://bucket/prefix`)."""
+    """A directory (`file:///path`), an S3 bucket and prefix (`s3://bucket/prefix`) or a Cloud Storage
+    one (`gs://bucket/prefix`, the plan's store; credentials from the environment, as gsutil's)."""
 
-    def __init__(self, url: str, endpoint: str | None = None) -> None:
+    def __init__(self, url: str, endpoint: str | None = None, retry_s: float = 30.0) -> None:
         parts = urlsplit(url)
         self.kind = parts.scheme
+        self.bucket, self.prefix = parts.netloc, parts.path.strip("/")
         if self.kind == "file":
             self.root = Path(parts.path)
         elif self.kind == "s3":
             import boto3
             from botocore.config import Config
 
-            self.bucket, self.prefix = parts.netloc, parts.path.strip("/")
             self.s3 = boto3.client("s3", endpoint_url=endpoint, config=Config(
                 connect_timeout=3, read_timeout=10, retries={"max_attempts": 2}))
+        elif self.kind == "gs":
+            from google.cloud import storage
+            from google.cloud.storage.retry import DEFAULT_RETRY
+
+            # the library's retry (transient errors, backoff) bounded by retry_s; uploads included, since a
+            # set's files are only written under a new stamp
+            self.retry = DEFAULT_RETRY.with_timeout(retry_s)
+
+            # an endpoint without credentials of its own is a test server: anonymous, as with STORAGE_EMULATOR_HOST
+            options = {"api_endpoint": endpoint} if endpoint else None
+            anonymous = bool(endpoint) and not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+            self.gcs = storage.Client(project=os.environ.get("GOOGLE_CLOUD_PROJECT") or None, client_options=options,
+                                      use_auth_w_custom_endpoint=not anonymous).bucket(self.bucket)
         else:
-            raise SystemExit(f"store {url}: use file:///path or s3://bucket/prefix")
+            raise SystemExit(f"store {url}: use file:///path, s3://bucket/prefix or gs://bucket/prefix")
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -60,26 +77,34 @@ class Store:
             target = self.root / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-        else:
+        elif self.kind == "s3":
             self.s3.upload_file(str(source), self.bucket, self._key(name))
+        else:
+            self.gcs.blob(self._key(name)).upload_from_filename(str(source), timeout=_GCS_TIMEOUT, retry=self.retry)
 
     def get(self, name: str, target: Path) -> None:
         if self.kind == "file":
             shutil.copyfile(self.root / name, target)
-        else:
+        elif self.kind == "s3":
             self.s3.download_file(self.bucket, self._key(name), str(target))
+        else:
+            self.gcs.blob(self._key(name)).download_to_filename(str(target), timeout=_GCS_TIMEOUT, retry=self.retry)
 
     def names(self) -> list[str]:
         if self.kind == "file":
             return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file()) \
                 if self.root.exists() else []
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        if self.kind == "gs":
+            blobs = self.gcs.client.list_blobs(self.gcs, prefix=prefix, timeout=_GCS_TIMEOUT, retry=self.retry)
+            return sorted(b.name[len(prefix):] for b in blobs)
         found, token = [], None
         while True:
-            kwargs = {"Bucket": self.bucket, "Prefix": f"{self.prefix}/" if self.prefix else ""}
+            kwargs = {"Bucket": self.bucket, "Prefix": prefix}
             if token:
                 kwargs["ContinuationToken"] = token
             page = self.s3.list_objects_v2(**kwargs)
-            found += [o["Key"][len(kwargs["Prefix"]):] for o in page.get("Contents", [])]
+            found += [o["Key"][len(prefix):] for o in page.get("Contents", [])]
             if not page.get("IsTruncated"):
                 return sorted(found)
             token = page["NextContinuationToken"]
@@ -87,8 +112,10 @@ class Store:
     def delete(self, name: str) -> None:
         if self.kind == "file":
             (self.root / name).unlink(missing_ok=True)
-        else:
+        elif self.kind == "s3":
             self.s3.delete_object(Bucket=self.bucket, Key=self._key(name))
+        else:
+            self.gcs.blob(self._key(name)).delete(timeout=_GCS_TIMEOUT, retry=self.retry)
 
     def sets(self) -> dict[str, list[str]]:
         """Backup sets by stamp, with their files."""
@@ -142,7 +169,11 @@ def dump(args: argparse.Namespace, folder: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> dict[str, object]:
     started = time.monotonic()
     stamp = datetime.now(UTC).strftime(STAMP)
-    store = Store(args.store, args.s3_endpoint)
+    try:
+        store = Store(args.store, args.gcs_endpoint if args.store.startswith("gs://") else args.s3_endpoint,
+                      args.store_retry_s)
+    except Exception as exc:  # e.g. no credentials for the bucket: a named failure, and notified
+        raise BackupFailed("store: open", f"{type(exc).__name__}: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="backup-") as tmp:
         files = dump(args, Path(tmp))
         manifest = {"stamp": stamp, "files": {f.name: {"sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
@@ -159,7 +190,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 store.put(f"{stamp}/manifest.json", manifest_file)
         except Exception as exc:
             raise BackupFailed("store: manifest", f"{type(exc).__name__}: {exc}") from None
-    pruned = prune(store, args.retention_days)
+    try:
+        pruned = prune(store, args.retention_days)
+    except Exception as exc:
+        raise BackupFailed("store: prune", f"{type(exc).__name__}: {exc}") from None
     return {"stamp": stamp, "files": sorted(manifest["files"]), "pruned": pruned,
             "seconds": round(time.monotonic() - started, 3)}
 
@@ -192,7 +226,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--store", required=True)
-    parser.add_argument("--s3-endpoint")
+    parser.add_argument("--s3-endpoint", help="an S3-compatible endpoint (MinIO, a test server)")
+    parser.add_argument("--gcs-endpoint", help="a Cloud Storage JSON API endpoint (a test server); "
+                        "default: storage.googleapis.com with Application Default Credentials")
+    parser.add_argument("--store-retry-s", type=float, default=30.0, help="how long to retry a failing Cloud "
+                        "Storage call before the run fails (the library's own default is 120 s)")
     parser.add_argument("--postgres")
     parser.add_argument("--redis")
     parser.add_argument("--git", type=Path)

@@ -1,5 +1,7 @@
-"""Negative controls for BK-1..BK-4: a job that exits 0 without its manifest, a backup that skips a
-table, a job that never prunes, and one that fails without telling anyone, each make their check FAIL."""
+"""BK-1, BK-2 and BK-4 PASS on the plan's Cloud Storage store (the harness's stand-in), and negative
+controls: a job that exits 0 without its manifest, a backup that skips a table, a store that keeps
+half of every object, a job that never prunes, and one that fails without telling anyone, each make
+their check FAIL."""
 
 from __future__ import annotations
 
@@ -80,6 +82,24 @@ def test_bk2_fails_when_the_backup_skips_a_table(rig: BackupRig) -> None:
     assert not outcome.passed and "harness_app:public.orders" in outcome.detail
 
 
+def test_backup_to_cloud_storage_restores_and_fails_loudly(rig: BackupRig, stack: Stack) -> None:
+    store = rig.gcs_store()
+    listed, stamp = backup.runs_and_lists(rig, store)
+    restored = backup.restore_matches(rig, store, stamp)
+    loud = backup.failure_is_loud(rig, stack.alerts(), "gs")
+    assert listed and restored and loud, [o.summary() for o in (listed, restored, loud) if not o]
+    assert "Cloud Storage (backup store): harness stand-in (JSON API)" in rig.standins
+
+
+def test_bk2_fails_when_the_store_keeps_half_of_every_object(rig: BackupRig) -> None:
+    store = rig.gcs_store("truncate-uploads")
+    listed, stamp = backup.runs_and_lists(rig, store)
+    assert listed.passed  # every file is listed: only a restore shows they are cut short
+    outcome = backup.restore_matches(rig, store, stamp)
+    assert not outcome.passed and outcome.measured["errors"] >= 2, outcome.summary()
+    assert any("pg_restore postgres-harness_app.dump" in e for e in outcome.evidence["errors"]), outcome.evidence
+
+
 class _NeverPrunes(BackupRig):
     def run(self, store: str, *extra: str, retention_days: float = 30.0) -> tuple[int, dict[str, Any], str]:
         return super().run(store, *extra, retention_days=1e6)
@@ -95,7 +115,8 @@ def test_bk3_fails_when_old_sets_are_kept(postgres_url: str, redis_url: str, tmp
         rig.close()
 
 
-def test_bk4_fails_when_a_failure_notifies_nobody(rig: BackupRig, stack: Stack) -> None:
+@pytest.mark.parametrize("kind", ["s3", "gs"])
+def test_bk4_fails_when_a_failure_notifies_nobody(rig: BackupRig, stack: Stack, kind: str) -> None:
     rig.notify_url = None
-    outcome = backup.failure_is_loud(rig, stack.alerts(), timeout_s=3)
+    outcome = backup.failure_is_loud(rig, stack.alerts(), kind, timeout_s=3)
     assert not outcome.passed and outcome.measured["exit"] != 0 and outcome.measured["notified_after_s"] is None
