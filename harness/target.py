@@ -238,6 +238,15 @@ def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str
     return models, fallbacks
 
 
+def langfuse_transport(path: Path) -> Literal["ingestion", "otlp"] | None:
+    """How a LiteLLM config sends traces to Langfuse: its `langfuse` callback (the ingestion API),
+    `langfuse_otel` (OTLP to `/api/public/otel`), or neither."""
+    settings = _read_yaml(path).get("litellm_settings") or {}
+    names = {str(n) for key in ("callbacks", "success_callback", "failure_callback")
+             for n in (settings.get(key) or []) if isinstance(settings.get(key), list)}
+    return "otlp" if "langfuse_otel" in names else "ingestion" if "langfuse" in names else None
+
+
 def read_teams(path: Path, env: dict[str, str] | None = None) -> list[Team]:
     """Team keys from a keys file (`keys:` list as in stack/litellm/teams.yaml), `${ENV}` resolved."""
     data = _substitute(_read_yaml(path), "", path, {**os.environ, **(env or {})})

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from harness.checks._calls import new_trace_id, trace_headers
 from harness.stack import Stack
 
 __all__ = ["ProbeResult", "probe", "probe_bot", "probe_webhook", "settle"]
@@ -47,9 +48,9 @@ class ProbeResult:
 
 def probe(stack: Stack, model: str, stream: bool = False, cache: bool = False, timeout: float = 60.0) -> ProbeResult:
     nonce = uuid.uuid4().hex
-    trace_id = f"chaos-{nonce}"
+    trace_id = new_trace_id()
     body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": f"chaos probe {nonce}"}],
-                            "metadata": {"trace_id": trace_id}}
+                            "metadata": {"trace_id": trace_id, "trace_name": "harness-chaos-probe"}}
     if not cache:
         body["cache"] = {"no-cache": True}
     mock = stack.mock()
@@ -59,6 +60,7 @@ def probe(stack: Stack, model: str, stream: bool = False, cache: bool = False, t
     result = ProbeResult(status=0, seconds=0.0, sent_at=sent_at, trace_id=trace_id, model=model)
     try:
         with stack.gateway(timeout=timeout) as client:
+            client.headers.update(trace_headers(trace_id))
             if stream:
                 _stream(client, {**body, "stream": True}, result)
             else:

@@ -1,11 +1,16 @@
 """One chat call through the gateway, with what every check needs to judge it afterwards.
 
 Each call carries a unique nonce in its prompt, so the mock's request log and the Langfuse trace
-can be joined to it; the time is measured from outside the gateway, on a monotonic clock.
+can be joined to it; the time is measured from outside the gateway, on a monotonic clock. A call
+with a trace id sends it both ways LiteLLM's Langfuse callbacks read one: `metadata.trace_id` (the
+classic `langfuse` callback) and a W3C `traceparent` header (`langfuse_otel`, which joins the
+caller's trace), so the same check finds its trace whichever transport the gateway uses.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,7 +18,21 @@ from typing import Any
 
 from harness.stack import Stack
 
-__all__ = ["Call", "chat", "provider_entries"]
+__all__ = ["Call", "chat", "new_trace_id", "provider_entries", "trace_headers"]
+
+_W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def new_trace_id() -> str:
+    """32 lower-case hex digits: a W3C trace id, which Langfuse keeps as the trace's id on both transports."""
+    return uuid.uuid4().hex
+
+
+def trace_headers(trace_id: str | None) -> dict[str, str]:
+    """`traceparent` for a W3C trace id (a fresh parent span, sampled); nothing for any other id."""
+    if not trace_id or not _W3C_TRACE_ID.fullmatch(trace_id) or trace_id == "0" * 32:
+        return {}
+    return {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
 
 
 @dataclass
@@ -55,7 +74,8 @@ def chat(stack: Stack, model: str, content: str | None = None, *, key: str | Non
         body["cache"] = cache
     started = time.monotonic()
     with stack.gateway(key=key, timeout=timeout) as client:
-        response = client.post("/v1/chat/completions", json=body)
+        response = client.post("/v1/chat/completions", json=body,
+                               headers=trace_headers((metadata or {}).get("trace_id")))
     seconds = time.monotonic() - started
     try:
         parsed = response.json()

@@ -7,6 +7,7 @@ word; the TTL is read from Redis itself for the key the gateway names.
 from __future__ import annotations
 
 import socket
+import statistics
 import time
 import uuid
 from typing import Any
@@ -33,8 +34,9 @@ UNRELATED = ["Write a haiku about autumn leaves in Kyoto.", "What is the boiling
 _SEMANTIC_TYPES = {"redis-semantic", "qdrant-semantic"}
 
 
-def exact_hit(stack: Stack) -> Outcome:
-    """CA-1: the same request twice: the second is answered under the limit with no upstream call."""
+def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
+    """CA-1: the same request again: answered under the limit with no upstream call. The hit's latency
+    is the median of `hits` repeats on an open connection, so one scheduler hiccup is not the verdict."""
     limit = stack.target.threshold("CA-1")
     model = stack.target.plan.cheap_model
     mock = stack.mock()
@@ -42,25 +44,32 @@ def exact_hit(stack: Stack) -> Outcome:
     first = chat(stack, model, "What is a cache?", cache=True)
     content = first.body.get("choices", [{}])[0].get("message", {}).get("content") if first.status == 200 else None
     messages = [{"role": "user", "content": f"[{first.nonce}] What is a cache?"}]
-    started = time.monotonic()
+    samples: list[float] = []
+    answers: list[tuple[int, str | None]] = []
     with stack.gateway() as client:
-        response = client.post("/v1/chat/completions", json={"model": model, "messages": messages})
-    seconds = time.monotonic() - started
+        for _ in range(hits):
+            started = time.monotonic()
+            response = client.post("/v1/chat/completions", json={"model": model, "messages": messages})
+            samples.append(time.monotonic() - started)
+            answers.append((response.status_code, response.json().get("choices", [{}])[0].get("message", {})
+                            .get("content") if response.status_code == 200 else None))
+    seconds = statistics.median(samples)
     upstream = provider_entries(stack, first, since)
-    again = response.json().get("choices", [{}])[0].get("message", {}).get("content") \
-        if response.status_code == 200 else None
     problems = []
-    if first.status != 200 or response.status_code != 200:
-        problems.append(f"HTTP {first.status}/{response.status_code}")
+    statuses = {status for status, _ in answers}
+    if first.status != 200 or statuses != {200}:
+        problems.append(f"HTTP {first.status}/{sorted(statuses)}")
     if upstream is not None and len(upstream) != 1:
-        problems.append(f"{len(upstream)} upstream calls for two identical requests")
+        problems.append(f"{len(upstream)} upstream calls for {hits + 1} identical requests")
     if seconds >= limit:
-        problems.append(f"second answer took {seconds * 1000:.0f} ms")
-    if again != content:
-        problems.append("the second answer differs from the first")
+        problems.append(f"repeated answers took {seconds * 1000:.0f} ms (median of {hits})")
+    if any(text != content for _, text in answers):
+        problems.append("a repeated answer differs from the first")
     return Outcome(id="CA-1", passed=not problems, measured=round(seconds, 4), threshold=limit, unit="s",
-                   detail="; ".join(problems) or f"hit in {seconds * 1000:.1f} ms, one upstream call",
+                   detail="; ".join(problems) or f"hit in {seconds * 1000:.1f} ms (median of {hits}), one upstream "
+                                                 "call",
                    evidence={"cache_key": response.headers.get("x-litellm-cache-key"),
+                             "hit_ms": [round(s * 1000, 1) for s in samples],
                              "upstream_calls": None if upstream is None else len(upstream)})
 
 

@@ -7,10 +7,9 @@ target's `plan` section; limits come from its thresholds.
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
-from harness.checks._calls import Call, chat, provider_entries
+from harness.checks._calls import Call, chat, new_trace_id, provider_entries
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -34,15 +33,17 @@ def traces_per_model(stack: Stack) -> Outcome:
     deadline = stack.target.threshold("OBS-1")
     seen: dict[str, Any] = {}
     for model in stack.target.chat_models():
-        trace_id = f"harness-mod2-{model.name}-{time.monotonic_ns()}"
-        call = chat(stack, model.name, metadata={"trace_id": trace_id})
+        trace_id = new_trace_id()
+        call = chat(stack, model.name, metadata={"trace_id": trace_id, "trace_name": f"harness-mod2-{model.name}"})
         wait = langfuse.wait_for_trace(trace_id, deadline, since=call.started)
         generations = [o.get("model") for o in (wait.trace or {}).get("observations", [])
                        if o.get("type") == "GENERATION"]
         seen[model.name] = generations[0] if len(generations) == 1 else generations or None
     langfuse.close()
     expected = {m.name: m.deployment for m in stack.target.chat_models()}
-    wrong = {m: got for m, got in seen.items() if got != expected[m]}
+    # the classic callback names the deployment (`openai/gpt-4-turbo`), the OTel one the bare model
+    wrong = {m: got for m, got in seen.items()
+             if not isinstance(got, str) or got.split("/", 1)[-1] != str(expected[m]).split("/", 1)[-1]}
     distinct = len({str(v) for v in seen.values()}) == len(seen)
     return Outcome(id="MOD-2", passed=not wrong and distinct, measured=seen, threshold=expected,
                    detail=f"wrong or missing traces: {wrong}" if wrong else

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from harness.checks._calls import Call, chat
+from harness.checks._calls import Call, chat, new_trace_id
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -37,9 +37,9 @@ def trace_appears(stack: Stack) -> Outcome:
     if langfuse is None:
         return _no_langfuse("OBS-1")
     limit = stack.target.threshold("OBS-1")
-    trace_id = f"harness-obs1-{uuid.uuid4().hex}"
+    trace_id = new_trace_id()
     model = stack.target.chat_models()[0].name
-    call = _call(stack, model, {"trace_id": trace_id})
+    call = _call(stack, model, {"trace_id": trace_id, "trace_name": "harness-obs1"})
     wait = langfuse.wait_for_trace(trace_id, limit, since=call.started)
     langfuse.close()
     evidence = {"trace_id": trace_id, "polls": wait.polls, "call_id": call.headers.get("x-litellm-call-id")}
@@ -89,10 +89,14 @@ def trace_content(stack: Stack) -> Outcome:
     problems: list[str] = []
     evidence: dict[str, Any] = {}
     worst = 0.0
+    # a model's first call pays one-off work before the gateway opens its trace (the escalation hook
+    # loads a tokenizer: ~0.4 s here), which would read as a latency mismatch; measure warm calls
     for model in stack.target.chat_models():
-        trace_id = f"harness-obs2-{uuid.uuid4().hex}"
+        chat(stack, model.name, "warm-up")
+    for model in stack.target.chat_models():
+        trace_id = new_trace_id()
         with _realistic_latency(stack, model.deployment, 2000.0):
-            call = _call(stack, model.name, {"trace_id": trace_id})
+            call = _call(stack, model.name, {"trace_id": trace_id, "trace_name": "harness-obs2"})
         body, seconds = call.body, call.seconds
         wait = langfuse.wait_for_trace(trace_id, deadline, since=call.started)
         if wait.trace is None:

@@ -7,13 +7,12 @@ secret); a hit is reported by where it was found, with the secret itself masked.
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from harness.checks._calls import chat
+from harness.checks._calls import chat, new_trace_id
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -50,8 +49,8 @@ def secrets_in_traces(stack: Stack) -> Outcome:
     if langfuse is None:
         return Outcome(id="OBS-5", passed=False, detail="no Langfuse configured for this stack")
     secrets = {k: v for k, v in secrets_of(stack).items() if k != "langfuse secret key"}
-    trace_id = f"harness-obs5-{uuid.uuid4().hex}"
-    call = chat(stack, stack.target.plan.cheap_model, metadata={"trace_id": trace_id})
+    trace_id = new_trace_id()
+    call = chat(stack, stack.target.plan.cheap_model, metadata={"trace_id": trace_id, "trace_name": "harness-obs5"})
     langfuse.wait_for_trace(trace_id, stack.target.threshold("OBS-1"), since=call.started)
     hits: list[str] = []
     traces = langfuse.traces()

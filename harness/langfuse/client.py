@@ -56,6 +56,16 @@ class LangfuseClient:
                 return items
             page += 1
 
+    def create_model(self, name: str, match_pattern: str, input_price: float | None,
+                     output_price: float | None) -> dict[str, Any]:
+        """A custom model definition (USD per token): Langfuse prices generations that arrive without a
+        cost (OTLP exports) by the definition whose pattern matches their model."""
+        response = self._http.post("/api/public/models", json={
+            "modelName": name, "matchPattern": match_pattern, "unit": "TOKENS", "inputPrice": input_price,
+            "outputPrice": output_price})
+        response.raise_for_status()
+        return dict(response.json())
+
     def observations(self, **filters: Any) -> list[dict[str, Any]]:
         response = self._http.get("/api/public/observations", params={**filters, "limit": 100})
         response.raise_for_status()

@@ -1,7 +1,9 @@
 """A Langfuse stand-in speaking the public API a v3 server speaks, for stacks where none can run.
 
-It implements ingestion (207 multi-status, per-event validation, dedup by event id) and the read
-endpoints the checks use, with Basic auth, pagination and error shapes as Langfuse sends them.
+It implements ingestion (207 multi-status, per-event validation, dedup by event id), the OTLP trace
+endpoint newer LiteLLM callbacks export to (`langfuse_otel`), custom model definitions (which price
+OTLP generations, as Langfuse does), and the read endpoints the checks use, with Basic auth,
+pagination and error shapes as Langfuse sends them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from typing import Any
 
 from harness._http import App, Request, Response, json_response
+from harness.langfuse import otel
 from harness.langfuse.store import Store, parse_time
 
 __all__ = ["VERSION", "create_app"]
@@ -136,6 +139,67 @@ def create_app(store: Store, public_key: str, secret_key: str) -> App:
                 store.apply(event)
             successes.append({"id": ident, "status": 201})
         return json_response({"successes": successes, "errors": errors}, 207)
+
+    @app.route("POST", "/api/public/otel/v1/traces")
+    async def otlp_traces(request: Request) -> Response:
+        protobuf = "protobuf" in request.headers.get("content-type", "")
+        if not authorized(request):
+            return _unauthorized()
+        if len(request.body) > _MAX_BODY:
+            return json_response({"error": "Body exceeded 4.5mb limit"}, 413)
+        version = request.headers.get("x-langfuse-ingestion-version")
+        if version is not None and (not version.isdigit() or int(version) > 4):
+            return json_response({"error": f"Unsupported ingestion version: {version}"}, 400)
+        try:
+            spans = otel.decode(request.body, request.headers.get("content-type", ""),
+                                request.headers.get("content-encoding", ""))
+            events = otel.to_events(spans, store.otel_traces)
+        except otel.OtlpError as exc:
+            return json_response({"error": f"Invalid OTLP request: {exc}"}, 400)
+        store.stats["batches"] += 1
+        for event in events:
+            problem = _validate(event)
+            if problem:  # our own mapping produced it: a stand-in bug, not the sender's
+                return json_response({"error": f"stand-in mapping produced an invalid event: {problem}"}, 500)
+            store.stats["otlp_spans"] += event["type"] != "trace-create"
+            store.apply(event)
+        body, content_type = otel.encode_response(protobuf)
+        return Response(200, body, {}, content_type)
+
+    @app.route("POST", "/api/public/models")
+    async def create_model(request: Request) -> Response:
+        if not authorized(request):
+            return _unauthorized()
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body.get("modelName") or not body.get("matchPattern"):
+            return json_response({"message": "Invalid request data",
+                                  "error": ["modelName and matchPattern are required"]}, 400)
+        try:
+            return json_response(store.add_model(body))
+        except re.error as exc:
+            return json_response({"message": "Invalid request data", "error": [f"matchPattern: {exc}"]}, 400)
+
+    @app.route("GET", "/api/public/models")
+    async def models(request: Request) -> Response:
+        if not authorized(request):
+            return _unauthorized()
+        paging = _page(request)
+        if isinstance(paging, Response):
+            return paging
+        return json_response(_paginate(list(store.models), *paging))
+
+    @app.route("DELETE", "/api/public/models/{model_id}")
+    async def delete_model(request: Request) -> Response:
+        if not authorized(request):
+            return _unauthorized()
+        found = next((m for m in store.models if m["id"] == request.params["model_id"]), None)
+        if found is None:
+            return json_response({"message": "Model not found", "error": "LangfuseNotFoundError"}, 404)
+        store.models.remove(found)
+        return json_response({"message": "Model successfully deleted"})
 
     @app.route("GET", "/api/public/traces")
     async def traces(request: Request) -> Response:

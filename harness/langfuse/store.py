@@ -2,10 +2,14 @@
 
 Events are deduplicated by event id, because the v2 SDK resends a whole batch after a 207 that
 carried any error; entity upserts follow Langfuse's rules (later values win, tags are a union).
+A generation with usage but no cost gets one from a model definition whose `matchPattern` matches
+its model, as Langfuse infers it; only definitions made through the models API exist here (Langfuse's
+built-in price list is not copied).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +60,41 @@ class Store:
         self.traces: dict[str, dict[str, Any]] = {}
         self.observations: dict[str, dict[str, Any]] = {}
         self._seen_events: set[str] = set()
-        self.stats = {"events": 0, "duplicates": 0, "batches": 0}
+        self.otel_traces: set[str] = set()  # trace ids an OTLP export has written (shallow-trace rule)
+        self.models: list[dict[str, Any]] = []
+        self.stats = {"events": 0, "duplicates": 0, "batches": 0, "otlp_spans": 0}
+
+    def add_model(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A custom model definition (the models API); its prices are USD per unit (token)."""
+        re.compile(body["matchPattern"])
+        model = {"id": f"model-{len(self.models) + 1}", "modelName": body["modelName"],
+                 "matchPattern": body["matchPattern"], "startDate": body.get("startDate"),
+                 "unit": body.get("unit") or "TOKENS", "inputPrice": body.get("inputPrice"),
+                 "outputPrice": body.get("outputPrice"), "totalPrice": body.get("totalPrice"),
+                 "tokenizerId": body.get("tokenizerId"), "tokenizerConfig": body.get("tokenizerConfig"),
+                 "isLangfuseManaged": False, "createdAt": iso(datetime.now(UTC))}
+        model["prices"] = {k: {"price": model[f"{k}Price"]} for k in ("input", "output", "total")
+                           if model[f"{k}Price"] is not None}
+        self.models.append(model)
+        return model
+
+    def _infer_cost(self, obs: dict[str, Any]) -> None:
+        # a cost the sender gave stands; an inferred one follows later usage
+        if obs["type"] != "GENERATION" or (obs.get("costDetails") and not obs.get("modelId")) or not obs.get("model"):
+            return
+        usage = obs.get("usageDetails") or {}
+        # the newest matching definition wins, as in Langfuse
+        model = next((m for m in reversed(self.models) if re.search(m["matchPattern"], obs["model"])), None)
+        if model is None or not usage:
+            return
+        costs = {part: usage[part] * model[f"{part}Price"] for part in ("input", "output")
+                 if model[f"{part}Price"] is not None and isinstance(usage.get(part), int | float)}
+        if model["totalPrice"] is not None and isinstance(usage.get("total"), int | float) and not costs:
+            costs["total"] = usage["total"] * model["totalPrice"]
+        if costs:
+            costs.setdefault("total", sum(costs.values()))
+            obs["costDetails"] = costs
+            obs["modelId"] = model["id"]
 
     def visible(self, entity: dict[str, Any]) -> bool:
         return time.monotonic() - entity["_received"] >= self.visibility_delay_s
@@ -111,6 +149,7 @@ class Store:
             costs = {k[:-4]: float(usage[k]) for k in ("inputCost", "outputCost", "totalCost")
                      if isinstance(usage.get(k), int | float)}
             obs["costDetails"] = {**costs, **(obs.get("costDetails") or {})}
+        self._infer_cost(obs)
         obs["updatedAt"] = iso(now)
         if obs["traceId"] is not None and obs["traceId"] not in self.traces:
             # an observation without a trace-create still makes a (shallow) trace, as in Langfuse
@@ -131,7 +170,7 @@ class Store:
 
         view.update(calculatedInputCost=cost("input"), calculatedOutputCost=cost("output"),
                     calculatedTotalCost=costs.get("total", (cost("input") or 0) + (cost("output") or 0) or None),
-                    inputPrice=None, outputPrice=None, totalPrice=None, modelId=None)
+                    inputPrice=None, outputPrice=None, totalPrice=None, modelId=obs.get("modelId"))
         start, end = parse_time(obs["startTime"]), parse_time(obs.get("endTime"))
         first = parse_time(obs.get("completionStartTime"))
         view["latency"] = (end - start).total_seconds() if start and end else None

@@ -25,6 +25,7 @@ from testcontainers.core.network import Network
 from harness._proc import Supervisor
 from harness.faults import Toxiproxy
 from harness.images import IMAGES, MissingImage, describe, present
+from harness.langfuse import LangfuseClient
 from harness.providers._containers import (
     PROXY_PORTS,
     UPSTREAMS,
@@ -36,9 +37,9 @@ from harness.providers._containers import (
     RedisContainer,
     RouterContainer,
 )
-from harness.providers.local import litellm_pin, write_team_keys
+from harness.providers.local import TRANSPORTS, litellm_pin, seed_model_prices, write_team_keys
 from harness.stack import Stack
-from harness.target import Endpoint, LangfuseTarget, Target
+from harness.target import Endpoint, LangfuseTarget, Target, langfuse_transport
 from harness.telegram import new_token
 
 __all__ = ["RUN_LABEL", "ContainersProvider"]
@@ -154,6 +155,11 @@ class ContainersProvider:
         postgres_url = f"postgresql://harness@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}/postgres"
         del postgres
         langfuse_url, mock_url = self._url("langfuse", 3000), self._url("mockllm", 8000)
+        transport = langfuse_transport(self.config)
+        langfuse_note = "langfuse: harness stand-in (Langfuse v3 public API)"
+        if transport == "otlp":
+            seed_model_prices(gateway_url, keys["master"], LangfuseClient(langfuse_url, lf_public, lf_secret))
+            langfuse_note += "; OTLP endpoint, model prices seeded from the gateway's price table"
         target = self.target.model_copy(update={
             "provider": "containers",
             "gateway": Endpoint(url=gateway_url, master_key=SecretStr(keys["master"]), health_url=gateway_url),
@@ -164,12 +170,13 @@ class ContainersProvider:
             "teams": teams, "budget": budget,
             "router_url": f"{self._url('router', 5678)}/webhook/litellm-route",
             "telegram_url": self._url("telegram", 8081),
-            "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
+            "standins": [langfuse_note,
                          "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
                          "fault proxy: harness Toxiproxy-compatible server (2.12 API)",
                          "Telegram: harness Bot API stand-in (getMe, getUpdates, sendMessage)"],
         })
-        versions = {**litellm_pin(), **{f"image_{k}": v for k, v in describe().items() if k in images}}
+        versions = {**litellm_pin(), **{f"image_{k}": v for k, v in describe().items() if k in images},
+                    "langfuse_transport": TRANSPORTS.get(str(transport), "none")}
         return Stack(target=target, provider="containers", gateway_url=gateway_url,
                      master_key=SecretStr(keys["master"]), health_url=gateway_url, mock_url=mock_url,
                      toxiproxy_url=faults_url, standins=target.standins, versions=versions, pids={},

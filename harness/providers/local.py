@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from harness._proc import Service, StartupError, Supervisor, free_port
 from harness.faults import Toxiproxy
+from harness.langfuse import LangfuseClient
 from harness.stack import Stack
 from harness.target import (
     REFERENCE_CONFIG,
@@ -37,12 +38,14 @@ from harness.target import (
     ProxyBudget,
     Target,
     Team,
+    langfuse_transport,
     read_budget,
     read_teams,
 )
 from harness.telegram import TelegramControl, new_token
 
-__all__ = ["LocalProvider", "MissingDependency", "find_litellm", "litellm_pin", "start_postgres", "write_team_keys"]
+__all__ = ["TRANSPORTS", "LocalProvider", "MissingDependency", "find_litellm", "litellm_pin", "seed_model_prices",
+           "start_postgres", "write_team_keys"]
 
 LOCK = REPO / "stack" / "litellm" / "requirements.lock"
 
@@ -109,6 +112,32 @@ def _bot_polling(telegram_url: str) -> bool:
             return telegram.polling()
     except httpx.HTTPError:
         return False
+
+
+TRANSPORTS = {"otlp": "OTLP (langfuse_otel callback)", "ingestion": "ingestion API (langfuse callback)"}
+
+
+def seed_model_prices(gateway_url: str, master_key: str, langfuse: LangfuseClient) -> list[str]:
+    """One Langfuse model definition per gateway deployment, at the gateway's prices per token: what a
+    real Langfuse needs (built in or added) to price generations that arrive over OTLP without a cost."""
+    try:
+        response = httpx.get(f"{gateway_url}/model/info", headers={"Authorization": f"Bearer {master_key}"},
+                             timeout=30)
+        response.raise_for_status()
+        seeded = []
+        for item in response.json().get("data", []):
+            deployment = str((item.get("litellm_params") or {}).get("model") or "")
+            info = item.get("model_info") or {}
+            if not deployment or deployment in seeded or info.get("input_cost_per_token") is None:
+                continue
+            provider, _, bare = deployment.rpartition("/")
+            prefix = f"({re.escape(provider)}/)?" if provider else ""
+            langfuse.create_model(bare, f"(?i)^{prefix}{re.escape(bare)}$", info.get("input_cost_per_token"),
+                                  info.get("output_cost_per_token"))
+            seeded.append(deployment)
+        return seeded
+    finally:
+        langfuse.close()
 
 
 class LocalProvider:
@@ -222,6 +251,12 @@ class LocalProvider:
             sup.ready(bot, lambda: _bot_polling(telegram_url), 30)
             sup.ready(gateway, lambda: _http_ok(f"{gateway_url}/health/readiness"), self.deadline)
             postgres_url = pg_future.result() if pg_future else None
+        transport = langfuse_transport(self.config)
+        langfuse_note = "langfuse: harness stand-in (Langfuse v3 public API)"
+        if transport == "otlp":
+            seed_model_prices(gateway_url, keys["master"], LangfuseClient(langfuse_url, lf_public, lf_secret))
+            langfuse_note += "; OTLP endpoint, model prices seeded from the gateway's price table (Langfuse " \
+                             "prices these models from its own list)"
         target = self.target.model_copy(update={
             "gateway": Endpoint(url=gateway_url, master_key=SecretStr(keys["master"]), health_url=gateway_url),
             "langfuse": LangfuseTarget(url=langfuse_url, public_key=lf_public, secret_key=SecretStr(lf_secret),
@@ -235,12 +270,13 @@ class LocalProvider:
             "alerts_url": alerts_url,
             "router_url": f"http://127.0.0.1:{router_port}/webhook/litellm-route",
             "telegram_url": telegram_url,
-            "standins": ["langfuse: harness stand-in (Langfuse v3 public API)",
+            "standins": [langfuse_note,
                          "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
                          "Telegram: harness Bot API stand-in (getMe, getUpdates, sendMessage)"]
             + ([] if self._real_toxiproxy else ["fault proxy: harness Toxiproxy-compatible server (2.12 API)"]),
         })
-        versions = {**litellm_pin(), "redis": _version([redis_server, "--version"])}
+        versions = {**litellm_pin(), "redis": _version([redis_server, "--version"]),
+                    "langfuse_transport": TRANSPORTS.get(str(transport), "none")}
         if postgres_bins:
             versions["postgres"] = _version([postgres_bins[1], "--version"])
         startup = {name: round(s.ready_s or 0.0, 3) for name, s in sup.services.items()}
