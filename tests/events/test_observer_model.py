@@ -196,5 +196,5 @@ def test_observer_matches_its_model(machine: type[ObserverMachine]) -> None:
 
     # no shrinking phase: a failure prints its whole sequence, and a CI run stays bounded in time
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=15, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck),
+        max_examples=10, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck),
         phases=[Phase.explicit, Phase.reuse, Phase.generate]))
