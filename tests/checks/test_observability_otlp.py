@@ -1,6 +1,7 @@
 """The observability checks on a gateway that exports its traces over OTLP (LiteLLM's `langfuse_otel`
-callback, where newer LiteLLM moves it): the same checks find their traces through W3C trace context
-and PASS; with no price for the model in Langfuse, OBS-2 FAILs on the $0 it books."""
+callback, where newer LiteLLM moves it): the same checks, and the chaos probe's FB-3, find their
+traces through W3C trace context and PASS; with no price for the model in Langfuse, OBS-2 FAILs on
+the $0 it books."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.chaos import expand, load_scenarios, run_case
 from harness.checks import models, observability
 from harness.stack import Stack
-from harness.target import Target
+from harness.target import REPO, Target
 from tests.conftest import reference_config, start_stack
 
 
@@ -48,6 +50,14 @@ def test_traces_over_otlp_pass_the_observability_checks(otlp_stack: Stack) -> No
     assert all(outcomes), [o.summary() for o in outcomes if not o]
     stats = httpx.get(f"{otlp_stack.target.langfuse.url}/_standin/stats").json()  # type: ignore[union-attr]
     assert stats["otlp_spans"] > 0 and stats["batches"] > 0  # the traces came over OTLP, not the ingestion API
+
+
+def test_a_fallback_and_its_failed_attempt_are_traced_over_otlp(otlp_stack: Stack) -> None:
+    (case,) = [c for c in expand(load_scenarios(REPO / "scenarios"), otlp_stack.target, only="primary-failure")
+               if c.variant == "refused" and c.chain[0] == "gpt-4"]
+    outcomes = {o.id: o for o in run_case(otlp_stack, case).outcomes}
+    assert outcomes["FB-3"].passed, outcomes["FB-3"].summary()  # LiteLLM's OTel spans carry the failed attempt
+    assert outcomes["FB-1"].passed and outcomes["FB-2"].passed
 
 
 def test_obs2_fails_when_langfuse_has_no_price_for_the_model(otlp_stack: Stack) -> None:
