@@ -101,7 +101,7 @@ def test_chaos_through_the_cli_on_an_external_target(stack, tmp_path: Path) -> N
 
 def test_load_profiles_through_the_cli_on_the_embedded_stack(tmp_path: Path) -> None:
     """`harness load --profile all` at CI scale: every LD criterion measured, samples and series on disk."""
-    result = _harness("load", "--profile", "all", "--duration-scale", "0.01", "--reports", str(tmp_path / "r"),
+    result = _harness("load", "--profile", "all", "--duration-scale", "0.005", "--reports", str(tmp_path / "r"),
                       timeout=600)
     run = (tmp_path / "r" / "latest").resolve()
     data = json.loads((run / "results.json").read_text())
