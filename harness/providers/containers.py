@@ -37,7 +37,7 @@ from harness.providers._containers import (
     RedisContainer,
     RouterContainer,
 )
-from harness.providers.local import TRANSPORTS, litellm_pin, seed_model_prices, write_team_keys
+from harness.providers.local import TRANSPORTS, langfuse_standin, litellm_pin, write_team_keys
 from harness.stack import Stack
 from harness.target import Endpoint, LangfuseTarget, Target, langfuse_transport
 from harness.telegram import new_token
@@ -156,10 +156,8 @@ class ContainersProvider:
         del postgres
         langfuse_url, mock_url = self._url("langfuse", 3000), self._url("mockllm", 8000)
         transport = langfuse_transport(self.config)
-        langfuse_note = "langfuse: harness stand-in (Langfuse v3 public API)"
-        if transport == "otlp":
-            seed_model_prices(gateway_url, keys["master"], LangfuseClient(langfuse_url, lf_public, lf_secret))
-            langfuse_note += "; OTLP endpoint, model prices seeded from the gateway's price table"
+        langfuse_note = langfuse_standin(transport, gateway_url, keys["master"],
+                                         LangfuseClient(langfuse_url, lf_public, lf_secret))
         target = self.target.model_copy(update={
             "provider": "containers",
             "gateway": Endpoint(url=gateway_url, master_key=SecretStr(keys["master"]), health_url=gateway_url),

@@ -44,8 +44,8 @@ from harness.target import (
 )
 from harness.telegram import TelegramControl, new_token
 
-__all__ = ["TRANSPORTS", "LocalProvider", "MissingDependency", "find_litellm", "litellm_pin", "seed_model_prices",
-           "start_postgres", "write_team_keys"]
+__all__ = ["TRANSPORTS", "LocalProvider", "MissingDependency", "find_litellm", "langfuse_standin", "litellm_pin",
+           "seed_model_prices", "start_postgres", "write_team_keys"]
 
 LOCK = REPO / "stack" / "litellm" / "requirements.lock"
 
@@ -138,6 +138,21 @@ def seed_model_prices(gateway_url: str, master_key: str, langfuse: LangfuseClien
         return seeded
     finally:
         langfuse.close()
+
+
+def langfuse_standin(transport: str | None, gateway_url: str, master_key: str, langfuse: LangfuseClient) -> str:
+    """The report's line for the Langfuse stand-in; over OTLP it first seeds the model prices (a failure
+    to seed is said there, and OBS-2 will show the $0 it causes, rather than stopping the stack)."""
+    note = "langfuse: harness stand-in (Langfuse v3 public API)"
+    if transport != "otlp":
+        langfuse.close()
+        return note
+    try:
+        seeded = seed_model_prices(gateway_url, master_key, langfuse)
+    except httpx.HTTPError as exc:
+        return f"{note}; OTLP endpoint; model prices NOT seeded ({type(exc).__name__}: {str(exc)[:120]})"
+    return f"{note}; OTLP endpoint, {len(seeded)} model prices seeded from the gateway's price table (Langfuse " \
+           "prices these models from its own list)"
 
 
 class LocalProvider:
@@ -252,11 +267,8 @@ class LocalProvider:
             sup.ready(gateway, lambda: _http_ok(f"{gateway_url}/health/readiness"), self.deadline)
             postgres_url = pg_future.result() if pg_future else None
         transport = langfuse_transport(self.config)
-        langfuse_note = "langfuse: harness stand-in (Langfuse v3 public API)"
-        if transport == "otlp":
-            seed_model_prices(gateway_url, keys["master"], LangfuseClient(langfuse_url, lf_public, lf_secret))
-            langfuse_note += "; OTLP endpoint, model prices seeded from the gateway's price table (Langfuse " \
-                             "prices these models from its own list)"
+        langfuse_note = langfuse_standin(transport, gateway_url, keys["master"],
+                                         LangfuseClient(langfuse_url, lf_public, lf_secret))
         target = self.target.model_copy(update={
             "gateway": Endpoint(url=gateway_url, master_key=SecretStr(keys["master"]), health_url=gateway_url),
             "langfuse": LangfuseTarget(url=langfuse_url, public_key=lf_public, secret_key=SecretStr(lf_secret),

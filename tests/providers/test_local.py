@@ -126,3 +126,13 @@ def test_sigkill_of_harness_up_is_cleaned_up_by_the_reaper(tmp_path: Path) -> No
     while _alive(processes) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _alive(processes) == set()
+
+
+def test_a_gateway_that_cannot_give_its_prices_is_said_not_fatal() -> None:
+    from harness.langfuse import LangfuseClient
+    from harness.providers.local import langfuse_standin
+
+    note = langfuse_standin("otlp", "http://127.0.0.1:9", "sk-x", LangfuseClient("http://127.0.0.1:9", "pk", "sk"))
+    assert "model prices NOT seeded (ConnectError" in note
+    assert langfuse_standin("ingestion", "http://127.0.0.1:9", "sk-x",
+                            LangfuseClient("http://127.0.0.1:9", "pk", "sk")).endswith("(Langfuse v3 public API)")
