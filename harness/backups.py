@@ -33,7 +33,7 @@ from harness.observer import init_truth_repo
 from harness.providers.local import _binary, start_postgres
 from harness.target import REPO
 
-__all__ = ["BACKUP_JOB", "BackupRig", "Restored", "fingerprint"]
+__all__ = ["BACKUP_JOB", "BackupRig", "Restored", "fingerprint", "open_store", "restore_set"]
 
 BACKUP_JOB = REPO / "stack" / "backup" / "backup.py"
 SEED_DB = "harness_app"
@@ -47,6 +47,7 @@ class Restored:
     git: list[str]
     seconds: float
     errors: list[str] = field(default_factory=list)  # manifest mismatches and restore steps that failed
+    key_count: int = 0  # every key the snapshot loaded (`redis` holds the `bk:` ones with their values)
 
 
 def _psql(url: str, sql: str, db: str | None = None) -> str:
@@ -63,12 +64,16 @@ def fingerprint(postgres_url: str, redis_url: str, repo: Path) -> tuple[dict[str
     return _tables(postgres_url), _keys(redis_url), _refs(repo)
 
 
-def _tables(postgres_url: str) -> dict[str, dict[str, Any]]:
+def _tables(postgres_url: str, digests: bool = True) -> dict[str, dict[str, Any]]:
+    """Rows per table of every database, and (`digests`) an md5 of each table's ordered content."""
     tables: dict[str, dict[str, Any]] = {}
     for db in _psql(postgres_url, "SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1").split():
         names = _psql(postgres_url, "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname NOT IN "
                                     "('pg_catalog', 'information_schema') ORDER BY 1", db).split()
         for name in names:
+            if not digests:
+                tables[f"{db}:{name}"] = {"rows": int(_psql(postgres_url, f"SELECT count(*) FROM {name}", db))}
+                continue
             count, digest = _psql(postgres_url, f"SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY "
                                                 f"t::text), '')) FROM {name} t", db).strip().split("|")
             tables[f"{db}:{name}"] = {"rows": int(count), "md5": digest}
@@ -117,6 +122,68 @@ def _stderr(exc: subprocess.CalledProcessError) -> str:
     text = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
     lines = text.strip().splitlines()
     return lines[-1][:200] if lines else f"exit {exc.returncode}"
+
+
+def open_store(url: str, endpoint: str | None = None) -> Any:
+    """The backup job's own store code (file, S3, Cloud Storage), so what is read is what it wrote."""
+    return _job().Store(url, endpoint)
+
+
+def restore_set(source: Any, stamp: str, digests: bool = True) -> Restored:
+    """A set of `source` restored into a new Postgres cluster, a new redis-server and a clone of the bundle.
+    A step that fails (a corrupt dump, an unloadable snapshot) is an error of the result, not an exception.
+    `digests=False` counts rows without hashing every table (someone else's production-sized data)."""
+    started = time.monotonic()
+    # under the system temp dir: Postgres runs as its own user there when we are root
+    work = Path(tempfile.mkdtemp(prefix="harness-restore-"))
+    names = source.sets()[stamp]
+    for name in names:
+        source.get(f"{stamp}/{name}", work / name)
+    errors = _checked(work, names)
+    tables: dict[str, dict[str, Any]] = {}
+    keys: dict[str, Any] = {}
+    refs: list[str] = []
+    key_count = 0
+    sup = Supervisor(work)
+    sup.guard_dir(work)  # removed with the servers, even if the harness dies mid-restore
+    try:
+        if any(n.startswith("postgres-") for n in names):
+            url = start_postgres(sup, (_binary("initdb", "postgresql"), _binary("postgres", "postgresql")),
+                                 work, name="postgres-restore")
+            restore_bin = _binary("pg_restore", "postgresql")
+            for name in names:
+                if name.startswith("postgres-") and name.endswith(".dump"):
+                    db = name.removeprefix("postgres-").removesuffix(".dump")
+                    if db != "postgres":
+                        _psql(url, f"CREATE DATABASE {db}")
+                    try:
+                        subprocess.run([restore_bin, "--no-owner", "-d", url.rsplit("/", 1)[0] + f"/{db}",
+                                        str(work / name)], check=True, capture_output=True)
+                    except subprocess.CalledProcessError as exc:
+                        errors.append(f"pg_restore {name}: {_stderr(exc)}")
+            tables = _tables(url, digests)
+        if "redis.rdb" in names:
+            port = free_port()
+            server = sup.start("redis-restore", [_binary("redis-server", "redis-server"), "--port", str(port),
+                                                 "--bind", "127.0.0.1", "--dir", str(work), "--dbfilename",
+                                                 "redis.rdb", "--appendonly", "no", "--save", ""])
+            try:
+                sup.ready(server, lambda: _redis_up(port), 15)
+                keys = _keys(f"redis://127.0.0.1:{port}/0")
+                key_count = int(redis.Redis(port=port, socket_timeout=5).dbsize())
+            except StartupError as exc:  # redis-server refuses a damaged snapshot and exits
+                errors.append(f"redis.rdb did not load: {str(exc)[:200]}")
+        if "git.bundle" in names:
+            clone = work / "git"
+            try:
+                subprocess.run(["git", "clone", "-q", "--mirror", str(work / "git.bundle"), str(clone)], check=True,
+                               capture_output=True)
+                refs = _refs(clone)
+            except subprocess.CalledProcessError as exc:
+                errors.append(f"git clone git.bundle: {_stderr(exc)}")
+    finally:
+        sup.close()
+    return Restored(tables, keys, refs, round(time.monotonic() - started, 3), errors, key_count)
 
 
 class BackupRig:
@@ -214,55 +281,8 @@ class BackupRig:
         return result.returncode, parsed, result.stderr.strip()
 
     def restore(self, store: str, stamp: str) -> Restored:
-        """Into a new Postgres cluster, a new redis-server and a clone: what the set really holds. A step that
-        fails (a corrupt dump, an unloadable snapshot) is an error of the result, not an exception."""
-        started = time.monotonic()
-        # under the system temp dir: Postgres runs as its own user there when we are root
-        work = Path(tempfile.mkdtemp(prefix="harness-restore-"))
-        source = self._store(store)
-        names = source.sets()[stamp]
-        for name in names:
-            source.get(f"{stamp}/{name}", work / name)
-        errors = _checked(work, names)
-        tables: dict[str, dict[str, Any]] = {}
-        keys: dict[str, Any] = {}
-        refs: list[str] = []
-        sup = Supervisor(work)
-        sup.guard_dir(work)  # removed with the servers, even if the harness dies mid-restore
-        try:
-            url = start_postgres(sup, (_binary("initdb", "postgresql"), _binary("postgres", "postgresql")),
-                                 work, name="postgres-restore")
-            restore_bin = _binary("pg_restore", "postgresql")
-            for name in names:
-                if name.startswith("postgres-") and name.endswith(".dump"):
-                    db = name.removeprefix("postgres-").removesuffix(".dump")
-                    if db != "postgres":
-                        _psql(url, f"CREATE DATABASE {db}")
-                    try:
-                        subprocess.run([restore_bin, "--no-owner", "-d", url.rsplit("/", 1)[0] + f"/{db}",
-                                        str(work / name)], check=True, capture_output=True)
-                    except subprocess.CalledProcessError as exc:
-                        errors.append(f"pg_restore {name}: {_stderr(exc)}")
-            tables = _tables(url)
-            port = free_port()
-            server = sup.start("redis-restore", [_binary("redis-server", "redis-server"), "--port", str(port),
-                                                 "--bind", "127.0.0.1", "--dir", str(work), "--dbfilename",
-                                                 "redis.rdb", "--appendonly", "no", "--save", ""])
-            try:
-                sup.ready(server, lambda: _redis_up(port), 15)
-                keys = _keys(f"redis://127.0.0.1:{port}/0")
-            except StartupError as exc:  # redis-server refuses a damaged snapshot and exits
-                errors.append(f"redis.rdb did not load: {str(exc)[:200]}")
-            clone = work / "git"
-            try:
-                subprocess.run(["git", "clone", "-q", "--mirror", str(work / "git.bundle"), str(clone)], check=True,
-                               capture_output=True)
-                refs = _refs(clone)
-            except subprocess.CalledProcessError as exc:
-                errors.append(f"git clone git.bundle: {_stderr(exc)}")
-        finally:
-            sup.close()
-        return Restored(tables, keys, refs, round(time.monotonic() - started, 3), errors)
+        """Into a new Postgres cluster, a new redis-server and a clone: what the set really holds."""
+        return restore_set(self._store(store), stamp)
 
     def plant(self, store: str, days_ago: float) -> str:
         """An old set (manifest only) as if written `days_ago` days ago; returns its stamp."""
@@ -277,7 +297,7 @@ class BackupRig:
 
     def _store(self, store: str) -> Any:
         """The job's own store code: listing, planting and restoring read exactly what it wrote."""
-        return _job().Store(store, self.gcs_endpoint if store.startswith("gs://") else self.s3_endpoint)
+        return open_store(store, self.gcs_endpoint if store.startswith("gs://") else self.s3_endpoint)
 
     def close(self) -> None:
         for proxy in (self.s3_proxy, self.gcs_proxy):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from harness.criteria import criterion
 
@@ -128,6 +128,24 @@ class PlanModels(_Model):
         description="USD per 1M input and output tokens: what the operator expects to be billed")
 
 
+class BackupTarget(_Model):
+    """Where a deployment's own backup job writes (the VPS plan's nightly job): the harness checks the
+    newest set there and restores it into fresh servers of its own."""
+
+    store: str = Field(description="file:///path, s3://bucket/prefix or gs://bucket/prefix, in the layout of "
+                                   "stack/backup/backup.py (<stamp>/..., manifest.json)")
+    endpoint: str | None = Field(None, description="an S3-compatible or Cloud Storage API endpoint; default: the "
+                                                   "cloud's own, with the environment's credentials")
+    max_age_h: float = Field(26.0, gt=0, description="the newest set must be younger (a daily job, with slack)")
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(("file://", "s3://", "gs://")):
+            raise ValueError("use file:///path, s3://bucket/prefix or gs://bucket/prefix")
+        return value
+
+
 class LangfuseTarget(_Model):
     url: str
     public_key: str
@@ -159,6 +177,7 @@ class Target(_Model):
     router_timeout_s: float = Field(30.0, gt=0, description="how long the router waits for the gateway (RT-4)")
     telegram_url: str | None = Field(None, description="Bot API stand-in the chat bot polls (E2E-1); its control "
                                                        "API sends a user's message and reads the bot's replies")
+    backup: BackupTarget | None = Field(None, description="an external deployment's backup store (BK-1, BK-2)")
     load: LoadSettings = Field(default_factory=lambda: LoadSettings())
     alerting: AlertingSettings = Field(default_factory=lambda: AlertingSettings())
     team_keys: Literal["file", "virtual"] = Field(

@@ -22,6 +22,7 @@ def _harness(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.C
 @pytest.mark.parametrize(("text", "expected"), [
     ("gateway:\n  url: [", "line 2"),
     ("provider: external\ngateway:\n  url: http://127.0.0.1:9\n  mastr_key: x\n", "did you mean 'master_key'?"),
+    ("provider: external\nbackup: {store: ftp://host/x}\n", "backup.store: Value error, use file:///path"),
 ])
 def test_a_malformed_target_is_one_line_and_exit_2(tmp_path: Path, text: str, expected: str) -> None:
     target = tmp_path / "target.yaml"

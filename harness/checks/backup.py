@@ -1,14 +1,24 @@
-"""BK-1..BK-4: backups that restore (VPS plan slice 10), judged on restored data, not exit codes."""
+"""BK-1..BK-4: backups that restore (VPS plan slice 10), judged on restored data, not exit codes.
+
+On the harness's own stack the reference job is run, restored and compared with its source. On an
+external deployment (`backup.store` in the target) its own nightly job is judged by what it left:
+the newest set must be recent and complete, and must restore into fresh servers without an error.
+"""
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 from harness.alerts import AlertSink
-from harness.backups import BackupRig, fingerprint
+from harness.backups import BackupRig, fingerprint, open_store, restore_set
 from harness.results import Outcome
+from harness.target import BackupTarget
 
-__all__ = ["failure_is_loud", "restore_matches", "retention", "runs_and_lists"]
+__all__ = ["failure_is_loud", "latest_restores", "latest_set", "restore_matches", "retention", "runs_and_lists"]
 
 EXPECTED = {"postgres-harness_app.dump", "postgres-postgres.dump", "redis.rdb", "git.bundle", "manifest.json"}
 
@@ -85,3 +95,65 @@ def failure_is_loud(rig: BackupRig, sink: AlertSink | None, kind: str = "s3", ti
                    measured={"exit": code, "notified_after_s": latency, "complete_sets_written": len(complete_new)},
                    threshold={"exit": "non-zero", "notification": "received", "complete_sets_written": 0},
                    detail=error[-160:] + (f"; notified in {latency} s" if note else "; NO notification"))
+
+
+def _stamp_time(stamp: str) -> datetime | None:
+    try:
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None  # not a set the job wrote
+
+
+def latest_set(backup: BackupTarget) -> tuple[Outcome, str | None]:
+    """BK-1 on an external store: the newest set is younger than `max_age_h` and holds every file its
+    manifest names ("backup runs daily", "files appear in GCS")."""
+    try:
+        store = open_store(backup.store, backup.endpoint)
+        sets = {stamp: files for stamp, files in store.sets().items() if _stamp_time(stamp)}
+    except Exception as exc:  # no credentials, no such bucket, a dead endpoint: the store is unreadable
+        return Outcome(id="BK-1", case="latest", passed=False, threshold={"age_h": backup.max_age_h},
+                       detail=f"cannot list {backup.store}: {type(exc).__name__}: {str(exc)[:200]}"), None
+    if not sets:
+        return Outcome(id="BK-1", case="latest", passed=False, threshold={"age_h": backup.max_age_h},
+                       detail=f"no backup set in {backup.store}"), None
+    stamp = max(sets)
+    exact_h = (datetime.now(UTC) - _stamp_time(stamp)).total_seconds() / 3600  # type: ignore[operator]
+    age_h = round(exact_h, 3)
+    files = set(sets[stamp])
+    missing: list[str] = ["manifest.json"] if "manifest.json" not in files else []
+    if not missing:
+        with tempfile.TemporaryDirectory(prefix="harness-manifest-") as tmp:
+            store.get(f"{stamp}/manifest.json", Path(tmp) / "manifest.json")
+            try:
+                named = set(json.loads((Path(tmp) / "manifest.json").read_text())["files"])
+            except (ValueError, KeyError, TypeError):
+                named, missing = set(), ["a readable manifest.json"]
+        missing += sorted(named - files)
+    ok = exact_h <= backup.max_age_h and not missing
+    return Outcome(id="BK-1", case="latest", passed=ok, unit="h",
+                   measured={"newest": stamp, "age_h": age_h, "files": sorted(files), "sets": len(sets)},
+                   threshold={"age_h": backup.max_age_h, "missing": []},
+                   detail=f"newest set {stamp}, {age_h} h old, complete" if ok else "; ".join(filter(None, [
+                       f"newest set {stamp} is {age_h} h old (limit {backup.max_age_h:g} h)"
+                       if exact_h > backup.max_age_h else "", f"set {stamp} lacks {missing}" if missing else ""]))), \
+        stamp
+
+
+def latest_restores(backup: BackupTarget, stamp: str | None) -> Outcome:
+    """BK-2 on an external store ("restore test succeeds"): the newest set agrees with its manifest and
+    every artefact restores into fresh servers of the harness's own; rows and keys are counted, not
+    compared (the live source is not the harness's to read)."""
+    if stamp is None:
+        return Outcome(id="BK-2", case="latest", passed=False, detail="no backup set to restore (BK-1 found none)")
+    restored = restore_set(open_store(backup.store, backup.endpoint), stamp, digests=False)
+    rows = sum(t["rows"] for t in restored.postgres.values())
+    loaded = bool(restored.postgres or restored.key_count or restored.git)
+    ok = not restored.errors and loaded
+    return Outcome(id="BK-2", case="latest", passed=ok, unit="s",
+                   measured={"restore_s": restored.seconds, "tables": len(restored.postgres), "rows": rows,
+                             "keys": restored.key_count, "refs": len(restored.git), "errors": len(restored.errors)},
+                   threshold={"errors": 0},
+                   detail=(f"set {stamp} restored in {restored.seconds} s: {len(restored.postgres)} tables, "
+                           f"{rows:,} rows, {restored.key_count} keys, {len(restored.git)} refs" if ok else
+                           "; ".join(restored.errors[:3]) or f"set {stamp} restored nothing"),
+                   evidence={"errors": restored.errors[:10]})

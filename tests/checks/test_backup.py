@@ -1,7 +1,8 @@
 """BK-1, BK-2 and BK-4 PASS on the plan's Cloud Storage store (the harness's stand-in), and negative
 controls: a job that exits 0 without its manifest, a backup that skips a table, a store that keeps
 half of every object, a job that never prunes, and one that fails without telling anyone, each make
-their check FAIL."""
+their check FAIL. For an external deployment's own store: its newest set PASSes, and a stale set, a
+set without its manifest and a corrupt dump FAIL."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from harness.backups import BackupRig, _redis_up
 from harness.checks import backup
 from harness.providers.local import _binary, start_postgres
 from harness.stack import Stack
+from harness.target import BackupTarget
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +122,33 @@ def test_bk4_fails_when_a_failure_notifies_nobody(rig: BackupRig, stack: Stack, 
     rig.notify_url = None
     outcome = backup.failure_is_loud(rig, stack.alerts(), kind, timeout_s=3)
     assert not outcome.passed and outcome.measured["exit"] != 0 and outcome.measured["notified_after_s"] is None
+
+
+def test_an_external_stores_newest_set_is_recent_complete_and_restores(rig: BackupRig) -> None:
+    store = rig.gcs_store()
+    code, result, _ = rig.run(store)
+    assert code == 0
+    target = BackupTarget(store=store, endpoint=rig.gcs_endpoint)
+    latest, stamp = backup.latest_set(target)
+    restored = backup.latest_restores(target, stamp)
+    assert latest and restored and stamp == result["stamp"], [latest.summary(), restored.summary()]
+    assert restored.measured["rows"] > 0 and restored.measured["keys"] > 0 and restored.measured["refs"] > 0
+    stale, _ = backup.latest_set(target.model_copy(update={"max_age_h": 1e-4}))
+    assert not stale.passed and "h old" in stale.detail
+    rig.run(store, "--skip-manifest")  # a newer set, written without its manifest
+    incomplete, _ = backup.latest_set(target)
+    assert not incomplete.passed and "manifest.json" in incomplete.detail, incomplete.summary()
+
+
+def test_an_external_set_with_a_corrupt_dump_fails_bk2(rig: BackupRig) -> None:
+    code, result, _ = rig.run(rig.local_store)
+    assert code == 0
+    dump = Path(rig.local_store.removeprefix("file://")) / result["stamp"] / "postgres-harness_app.dump"
+    dump.write_bytes(dump.read_bytes()[:200] + b"\0" * 64)
+    outcome = backup.latest_restores(BackupTarget(store=rig.local_store), result["stamp"])
+    assert not outcome.passed and outcome.measured["errors"] >= 2, outcome.summary()  # manifest and pg_restore
+
+
+def test_an_unreadable_external_store_is_a_named_fail(tmp_path: Path) -> None:
+    outcome, stamp = backup.latest_set(BackupTarget(store="s3://harness-none/x", endpoint="http://127.0.0.1:9"))
+    assert not outcome.passed and stamp is None and outcome.detail.startswith("cannot list s3://harness-none/x")
