@@ -218,11 +218,12 @@ def acceptance(target: TargetOption = None, reports: ReportsOption = Path("repor
 
 @app.command()
 def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
-          scenario: Annotated[str | None, typer.Option(help="only this scenario or variant name")] = None,
+          scenario: Annotated[list[str] | None, typer.Option(help="only this scenario or variant name (repeatable)")
+                              ] = None,
           quick: Annotated[bool, typer.Option("--quick", help="CI-sized: first chain, quick variants")] = False,
           provider: ProviderOption = None) -> None:
     """Run the chaos scenarios (FB-1..FB-7, CA-5) against the stack; exit 0 only on GO."""
-    extra = (["--quick"] if quick else []) + (["--scenario", scenario] if scenario else [])
+    extra = (["--quick"] if quick else []) + [arg for name in scenario or [] for arg in ("--scenario", name)]
     _run_suite("chaos", target, reports, extra, provider)
 
 

@@ -37,7 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--provider", choices=["local", "containers", "external"], default=None,
                     help="override the target's provider (containers: Testcontainers, after `harness images build`)")
     group.addoption("--quick", action="store_true", help="chaos: the CI-sized run (first chain, quick variants)")
-    group.addoption("--scenario", default=None, help="chaos: only this scenario (or variant) name")
+    group.addoption("--scenario", action="append", default=None,
+                    help="chaos: only this scenario (or variant) name; repeat for several")
     group.addoption("--profile", default="steady",
                     help="load: steady, spike, sustained, ramp, sweep, open, or a comma list; all = the plan's three")
     group.addoption("--duration-scale", type=float, default=1.0, help="load: stage lengths times this (CI: 0.02)")

@@ -8,6 +8,7 @@ probe goes `via: webhook` or `via: bot` instead of straight to the gateway.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -96,14 +97,17 @@ def load_scenarios(folder: Path) -> list[Scenario]:
     return scenarios
 
 
-def expand(scenarios: list[Scenario], target: Target, quick: bool = False, only: str | None = None) -> list[Case]:
-    """Every (scenario, chain, variant) to run: chains come from the target's fallbacks."""
+def expand(scenarios: list[Scenario], target: Target, quick: bool = False,
+           only: str | Collection[str] | None = None) -> list[Case]:
+    """Every (scenario, chain, variant) to run: chains come from the target's fallbacks; `only` keeps the
+    scenarios named, or those having a variant of that name."""
+    wanted = {only} if isinstance(only, str) else set(only or ())
     order = {m.name: i for i, m in enumerate(target.models)}
     chains = sorted(((model, *fallbacks) for model, fallbacks in target.fallbacks.items()),
                     key=lambda chain: order.get(chain[0], len(order)))
     cases = []
     for scenario in scenarios:
-        if only and only not in (scenario.name, *scenario.variants):
+        if wanted and not wanted & {scenario.name, *scenario.variants}:
             continue
         variants = [v for v in scenario.variants if not quick or scenario.quick is None or v in scenario.quick]
         if scenario.chains == "none":

@@ -163,6 +163,13 @@ def test_a_bad_scenario_file_is_one_line(tmp_path: Path) -> None:
     assert "bad.yaml: variants.a.0.kind:" in str(error.value) and "\n" not in str(error.value)
 
 
+def test_several_scenarios_can_be_picked_by_name() -> None:
+    picked = expand(SCENARIOS, Target.embedded(), quick=True, only=["recovery", "cache-down"])
+    assert {c.scenario.name for c in picked} == {"recovery", "cache-down"}
+    assert expand(SCENARIOS, Target.embedded(), quick=True, only="recovery") == \
+        [c for c in picked if c.scenario.name == "recovery"]
+
+
 def test_quick_expansion_is_small_and_full_covers_every_chain() -> None:
     target = Target.embedded()
     quick, full = expand(SCENARIOS, target, quick=True), expand(SCENARIOS, target)
