@@ -97,6 +97,11 @@ def _base(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
+def _stored(stored: _Object | web.Response, request: web.Request) -> web.Response:
+    """The object resource of an upload, or the error `put` refused it with."""
+    return stored if isinstance(stored, web.Response) else web.json_response(stored.resource(_base(request)))
+
+
 def _multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], bytes, str]:
     """The metadata part and the media part of a `multipart/related` upload."""
     message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
@@ -186,11 +191,11 @@ def create_app(faults: frozenset[str] = frozenset()) -> web.Application:
             except (KeyError, ValueError) as exc:
                 return _error(400, f"Invalid multipart request: {exc}", "badRequest")
             stored = store.put(bucket, metadata, media, media_type)
-            return stored if isinstance(stored, web.Response) else web.json_response(stored.resource(_base(request)))
+            return _stored(stored, request)
         if kind == "media":
             name = request.query.get("name", "")
             stored = store.put(bucket, {"name": name}, await request.read(), request.content_type)
-            return stored if isinstance(stored, web.Response) else web.json_response(stored.resource(_base(request)))
+            return _stored(stored, request)
         if kind == "resumable":
             if bucket not in store.buckets:
                 return _error(404, "The specified bucket does not exist.", "notFound")
@@ -223,7 +228,7 @@ def create_app(faults: frozenset[str] = frozenset()) -> web.Application:
             metadata = {**state["metadata"], **({"crc32c": claimed["crc32c"]} if "crc32c" in claimed else {}),
                         **({"md5Hash": claimed["md5"]} if "md5" in claimed else {})}
             stored = store.put(state["bucket"], metadata, bytes(data), state["content_type"])
-            return stored if isinstance(stored, web.Response) else web.json_response(stored.resource(_base(request)))
+            return _stored(stored, request)
         return web.Response(status=308, headers={"Range": f"bytes=0-{len(data) - 1}"} if data else {})
 
     app.router.add_post("/storage/v1/b", insert_bucket)
