@@ -27,7 +27,7 @@ def main() -> None:
             stack = provider.start()
             ready = time.monotonic() - started
             provider.stop()
-        startup = stack.extra["startup_s"]
+        startup = stack.startup_s
         totals.append(ready)
         litellm.append(startup["litellm"])
         services = "  ".join(f"{k}={v:.2f}" for k, v in startup.items() if k != "total")

@@ -30,7 +30,7 @@ def main() -> None:
     os.sched_setaffinity(0, {1})  # this process and the load runner it starts share CPU 1, as wrk does
     tmp = Path(tempfile.mkdtemp(prefix="bench-headroom-"))
     port_file = tmp / "mock.port"
-    mock = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "harness.mockllm", "--port-file",
+    mock = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "harness.standins.mockllm", "--port-file",
                              str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not port_file.exists():

@@ -67,8 +67,9 @@ def main() -> None:
         rows = []
         for name, argv, stream in (
             ("plain HTTP baseline (same server, fixed body)", [sys.executable, "-c", BASELINE], "false"),
-            ("mock: OpenAI chat, non-streaming", [sys.executable, "-m", "harness.mockllm", "--port-file"], "false"),
-            ("mock: OpenAI chat, SSE streaming (24 chunks)", [sys.executable, "-m", "harness.mockllm",
+            ("mock: OpenAI chat, non-streaming", [sys.executable, "-m", "harness.standins.mockllm", "--port-file"],
+             "false"),
+            ("mock: OpenAI chat, SSE streaming (24 chunks)", [sys.executable, "-m", "harness.standins.mockllm",
                                                              "--port-file"], "true"),
         ):
             port_file = folder / f"{len(rows)}.port"

@@ -17,13 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.load import LoadSpec, open_loop, percentile, run_load
-from harness.mockllm import MockControl
+from harness.standins.mockllm import MockControl
 
 
 def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-percentiles-"))
     port_file = tmp / "mock.port"
-    mock = subprocess.Popen([sys.executable, "-m", "harness.mockllm", "--port-file", str(port_file)],
+    mock = subprocess.Popen([sys.executable, "-m", "harness.standins.mockllm", "--port-file", str(port_file)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not port_file.exists():

@@ -62,7 +62,7 @@ def main() -> None:
         port_file = Path(tmp) / "port"
         api_port = free_port()
         argv = [real, "-port", str(api_port)] if real else \
-            [sys.executable, "-m", "harness.faults", "--port", "0", "--port-file", str(port_file)]
+            [sys.executable, "-m", "harness.standins.toxiproxy", "--port", "0", "--port-file", str(port_file)]
         server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             if not real:

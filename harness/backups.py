@@ -30,7 +30,8 @@ import redis
 from harness._proc import StartupError, Supervisor, free_port
 from harness.faults import Proxy, Toxiproxy
 from harness.observer import init_truth_repo
-from harness.providers.local import _binary, start_postgres
+from harness.providers.processes import binary, start_postgres
+from harness.standins.alerts import AlertSink
 from harness.target import REPO
 
 __all__ = ["BACKUP_JOB", "BackupRig", "Restored", "fingerprint", "open_store", "restore_set"]
@@ -53,7 +54,7 @@ class Restored:
 def _psql(url: str, sql: str, db: str | None = None) -> str:
     if db is not None:
         url = url.rsplit("/", 1)[0] + f"/{db}"
-    return subprocess.run([_binary("psql", "postgresql"), url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+    return subprocess.run([binary("psql", "postgresql"), url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
                           capture_output=True, text=True, check=True).stdout
 
 
@@ -148,9 +149,9 @@ def restore_set(source: Any, stamp: str, digests: bool = True) -> Restored:
     sup.guard_dir(work)  # removed with the servers, even if the harness dies mid-restore
     try:
         if any(n.startswith("postgres-") for n in names):
-            url = start_postgres(sup, (_binary("initdb", "postgresql"), _binary("postgres", "postgresql")),
+            url = start_postgres(sup, (binary("initdb", "postgresql"), binary("postgres", "postgresql")),
                                  work, name="postgres-restore")
-            restore_bin = _binary("pg_restore", "postgresql")
+            restore_bin = binary("pg_restore", "postgresql")
             for name in names:
                 if name.startswith("postgres-") and name.endswith(".dump"):
                     db = name.removeprefix("postgres-").removesuffix(".dump")
@@ -164,7 +165,7 @@ def restore_set(source: Any, stamp: str, digests: bool = True) -> Restored:
             tables = _tables(url, digests)
         if "redis.rdb" in names:
             port = free_port()
-            server = sup.start("redis-restore", [_binary("redis-server", "redis-server"), "--port", str(port),
+            server = sup.start("redis-restore", [binary("redis-server", "redis-server"), "--port", str(port),
                                                  "--bind", "127.0.0.1", "--dir", str(work), "--dbfilename",
                                                  "redis.rdb", "--appendonly", "no", "--save", ""])
             try:
@@ -201,6 +202,7 @@ class BackupRig:
         self.gcs_proxy: Proxy | None = None
         self.gcs_endpoint: str | None = None
         self.standins: list[str] = []  # the stores that were not the real service, for the report
+        self.sink: AlertSink | None = None  # where the job's failure notification is looked for (BK-4)
         for name, value in _aws_env().items():  # the job's Store is also used here, to list and restore
             if name.startswith("AWS_"):
                 os.environ.setdefault(name, value)
@@ -249,12 +251,12 @@ class BackupRig:
         return f"s3://{BUCKET}/nightly"
 
     def gcs_store(self, *faults: str) -> str:
-        """The Cloud Storage stand-in (`harness.gcs`, with `faults` for a broken one) behind a fault proxy
+        """The Cloud Storage stand-in (`harness.standins.gcs`, with `faults` for a broken one) behind a fault proxy
         named `gcs`; returns the store URL (endpoint set). A stand-in: the report says so."""
         if self.gcs_endpoint is None:
             port_file = self.folder / "gcs.port"
-            server = self.supervisor.start("gcs", [sys.executable, "-m", "harness.gcs", "--port-file", str(port_file),
-                                                   *[f"--fault={f}" for f in faults]], cwd=REPO)
+            server = self.supervisor.start("gcs", [sys.executable, "-m", "harness.standins.gcs", "--port-file",
+                                                   str(port_file), *[f"--fault={f}" for f in faults]], cwd=REPO)
             self.supervisor.ready(server, port_file.exists, 30)
             upstream = f"127.0.0.1:{port_file.read_text()}"
             if self.toxiproxy is not None:
@@ -338,7 +340,7 @@ def _aws_env() -> dict[str, str]:
 
 
 def _path() -> str:
-    bins = {str(Path(_binary("pg_dump", "postgresql")).parent), str(Path(_binary("redis-cli", "redis-server")).parent)}
+    bins = {str(Path(binary("pg_dump", "postgresql")).parent), str(Path(binary("redis-cli", "redis-server")).parent)}
     return ":".join([*sorted(bins), os.environ.get("PATH", "")])
 
 

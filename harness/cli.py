@@ -20,7 +20,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from harness.results import new_run_dir
+from harness.results import RunResults, new_run_dir
 from harness.target import REPO, Target, TargetError, load_target
 
 app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan's success criteria.",
@@ -81,7 +81,7 @@ def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) ->
         data = json.loads(state.read_text())
         data["up_pid"] = os.getpid()
         _write_private(state, json.dumps(data, indent=2))
-        table = Table(title=f"stack up in {stack.extra['startup_s']['total']:.1f} s", show_header=True)
+        table = Table(title=f"stack up in {stack.startup_s['total']:.1f} s", show_header=True)
         table.add_column("service")
         table.add_column("endpoint")
         table.add_row("gateway (LiteLLM)", stack.gateway_url)
@@ -204,8 +204,7 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str],
     report = run_dir / "index.html"
     if report.exists():
         console.print(f"report: {report}")
-    data = json.loads(results.read_text())
-    raise typer.Exit(0 if data["verdict"] == "GO" else 1)
+    raise typer.Exit(0 if RunResults.read(results).verdict == "GO" else 1)
 
 
 @app.command()
@@ -260,22 +259,22 @@ def alerting(target: TargetOption = None, reports: ReportsOption = Path("reports
 
 
 def _print_verdict(path: Path) -> None:
-    data = json.loads(path.read_text())
-    table = Table(title=f"{data['suite']} · {data['target']} · provider {data['provider']}", show_header=True)
+    run = RunResults.read(path)
+    table = Table(title=f"{run.suite} · {run.target} · provider {run.provider}", show_header=True)
     for column in ("status", "ID", "case", "criterion", "measured", "threshold"):
         table.add_column(column, overflow="fold")
     colours = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "magenta"}
-    for rec in data["records"]:
-        measured = f"{rec['measured']} {rec['unit']}".strip() if rec["measured"] is not None else "-"
-        table.add_row(f"[{colours[rec['status']]}]{rec['status']}[/]", rec["id"], rec.get("case", ""),
-                      rec["title"], measured[:60], str(rec["threshold"])[:40])
+    for rec in run.records:
+        measured = f"{rec.measured} {rec.unit}".strip() if rec.measured is not None else "-"
+        table.add_row(f"[{colours[rec.status]}]{rec.status}[/]", rec.id, rec.case, rec.title, measured[:60],
+                      str(rec.threshold)[:40])
     console.print(table)
-    for rec in data["records"]:
-        if rec["status"] != "PASS":
-            console.print(f"[{colours[rec['status']]}]{rec['id']}[/]: {rec['detail']}", highlight=False)
-    if data.get("standins"):
-        console.print("stand-ins: " + "; ".join(data["standins"]))
-    verdict = data["verdict"]
+    for rec in run.records:
+        if rec.status != "PASS":
+            console.print(f"[{colours[rec.status]}]{rec.id}[/]: {rec.detail}", highlight=False)
+    if run.standins:
+        console.print("stand-ins: " + "; ".join(run.standins))
+    verdict = run.verdict
     console.print(f"[bold {'green' if verdict == 'GO' else 'red'}]{verdict}[/]   results: {path}")
 
 
@@ -291,7 +290,7 @@ def report(run: Annotated[Path | None, typer.Argument(help="run folder; default:
     if compare is not None:
         try:
             changes = compare_runs(compare[0], compare[1], tolerance)
-        except (FileNotFoundError, json.JSONDecodeError, KeyError) as exc:
+        except (FileNotFoundError, ValueError, KeyError) as exc:
             raise _fail(f"cannot compare: {exc}", 2) from None
         table = Table(title=f"{compare[0].name} -> {compare[1].name}", show_header=True)
         for column in ("change", "ID", "case", "before", "after", "detail"):

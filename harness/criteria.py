@@ -6,8 +6,10 @@ threshold; a check reads it through `Target.threshold`, never from a literal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
+
+from harness.capabilities import Capability as C
 
 __all__ = ["CATALOGUE", "Criterion", "criterion"]
 
@@ -23,6 +25,7 @@ class Criterion:
     unit: str = ""
     op: Op = "=="
     extra: tuple[tuple[str, float], ...] = ()  # named second thresholds, e.g. ("cost", 0.001) as "MOD-4.cost"
+    needs: frozenset[C] = frozenset()  # what every way of deciding it rests on (checks may add their own)
 
     def meets(self, measured: float, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold
@@ -123,7 +126,24 @@ _ALL = [
               50.0, "ms", "<=", extra=(("p95", 100.0),)),
 ]
 
-CATALOGUE: dict[str, Criterion] = {c.id: c for c in _ALL}
+# what each criterion's verdict rests on, whichever check decides it; a stack without one makes it a SKIP
+# naming the target field that gives it (harness.registry)
+_LANGFUSE, _TEAMS = frozenset({C.LANGFUSE}), frozenset({C.TEAM_KEYS})
+_REFERENCE_OBSERVER = frozenset({C.OWNED, C.REDIS})  # the reference observer, against the stack's own Redis
+_NEEDS: dict[str, frozenset[C]] = {
+    **dict.fromkeys(("OBS-1", "OBS-2", "OBS-3", "OBS-4", "OBS-5", "MOD-2", "FB-3"), _LANGFUSE),
+    **dict.fromkeys(("QT-1", "QT-2", "QT-3", "QT-4", "SEC-3", "CA-4"), _TEAMS),
+    "BUD-1": frozenset({C.OWNED, C.PROVIDER_CONTROL, C.ALERT_SINK, C.REDIS}),
+    "CA-3": frozenset({C.REDIS}),
+    "SEC-2": frozenset({C.SERVICE_LOGS}),
+    **dict.fromkeys(("RT-1", "RT-2", "RT-3"), frozenset({C.ROUTER})),
+    **dict.fromkeys(("E2E-1", "E2E-2"), frozenset({C.BOT_API})),
+    **dict.fromkeys(("EV-1", "EV-2", "OBV-1", "OBV-2", "OBV-3", "GIT-1", "GIT-2", "GIT-3"), _REFERENCE_OBSERVER),
+    **dict.fromkeys(("AL-1", "AL-2", "AL-3", "AL-4", "AL-5"), frozenset({C.ALERT_SINK})),
+    "LD-6": frozenset({C.DIRECT_PROVIDER, C.MASTER_KEY}),
+}
+
+CATALOGUE: dict[str, Criterion] = {c.id: replace(c, needs=_NEEDS.get(c.id, frozenset())) for c in _ALL}
 
 
 def criterion(ident: str) -> Criterion:

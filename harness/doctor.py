@@ -8,7 +8,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 
-from harness.providers.local import MissingDependency, find_litellm, litellm_pin
+from harness.providers.processes import MissingDependency
+from harness.providers.wiring import find_litellm, litellm_pin
 
 __all__ = ["Item", "diagnose"]
 
@@ -51,8 +52,8 @@ def diagnose() -> list[Item]:
     except MissingDependency as exc:
         items.append(Item("LiteLLM proxy (pinned)", None, str(exc)))
     real = shutil.which("toxiproxy-server")
-    items.append(Item("toxiproxy-server (fault proxy)", real or "harness stand-in (python -m harness.faults)",
-                      "", required=False))
+    items.append(Item("toxiproxy-server (fault proxy)",
+                      real or "harness stand-in (python -m harness.standins.toxiproxy)", "", required=False))
     items.append(Item("wrk (benchmarks)", shutil.which("wrk"), "sudo apt-get install -y wrk", required=False))
     items.append(Item("docker (containers provider)", shutil.which("docker"), "sudo apt-get install -y docker.io",
                       required=False))

@@ -12,9 +12,11 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness import registry
 from harness.keys import KeyProvisioningError, provision, revoke
 from harness.providers import MissingDependency, provider_for
 from harness.results import NotApplicable, Outcome, Record, RunResults, Status, new_run_dir
@@ -140,6 +142,33 @@ def run_dir(pytestconfig: pytest.Config) -> Path:
     run.ensure(_suite_name(pytestconfig))
     assert run.dir is not None
     return run.dir
+
+
+def criteria(*idents: str) -> list[Any]:
+    """Parameters for a suite test that decides these criteria through the registry: one per criterion, marked
+    with every ID its check records, named `gw_1` (so `-k gw_1` picks one)."""
+    params = []
+    for ident in idents:
+        ids = registry.checks_for(ident)[0].ids
+        params.append(pytest.param(ident, marks=pytest.mark.criterion(*ids), id=ident.lower().replace("-", "_")))
+    return params
+
+
+Decide = Callable[..., list[Outcome]]
+
+
+@pytest.fixture
+def decide(stack: Stack, record: Callable[[Outcome], Outcome]) -> Decide:
+    """`decide("GW-1")`, or `decide("BK-3", backups=rig)`: the registry picks the check whose needs the stack
+    meets (else a SKIP naming the missing target field, with no check code run); its outcomes are recorded
+    and the test fails on any FAIL."""
+
+    def run(ident: str, **subjects: Any) -> list[Outcome]:
+        outcomes = [record(o) for o in registry.run(ident, stack, subjects)]
+        assert all(outcomes), "; ".join(o.summary() for o in outcomes if not o)
+        return outcomes
+
+    return run
 
 
 @pytest.fixture

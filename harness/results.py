@@ -93,6 +93,14 @@ class RunResults(BaseModel):
         ok = all(r.status == "PASS" or (r.status == "SKIP" and not r.blocking) for r in self.records)
         return "GO" if ok and any(r.status == "PASS" for r in self.records) else "NO-GO"
 
+    @classmethod
+    def read(cls, run: Path) -> RunResults:
+        """A run's results, from its folder or its results.json: the one reader of the CLI, report and compare."""
+        path = run / "results.json" if run.is_dir() else run
+        if not path.exists():
+            raise FileNotFoundError(f"{run}: no results.json; give a run folder under reports/")
+        return cls.model_validate_json(path.read_text())
+
     def write(self, run_dir: Path) -> Path:
         self.finished = datetime.now(UTC).isoformat(timespec="seconds")
         path = run_dir / "results.json"

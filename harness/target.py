@@ -178,6 +178,8 @@ class Target(_Model):
     telegram_url: str | None = Field(None, description="Bot API stand-in the chat bot polls (E2E-1); its control "
                                                        "API sends a user's message and reads the bot's replies")
     backup: BackupTarget | None = Field(None, description="an external deployment's backup store (BK-1, BK-2)")
+    logs_dir: Path | None = Field(None, description="a folder with the deployment's service logs (`<service>.log`), "
+                                                    "searched for secrets (SEC-2) and error lines (E2E-1)")
     load: LoadSettings = Field(default_factory=lambda: LoadSettings())
     alerting: AlertingSettings = Field(default_factory=lambda: AlertingSettings())
     team_keys: Literal["file", "virtual"] = Field(
@@ -203,6 +205,11 @@ class Target(_Model):
             raise KeyError(f"{ident} has no numeric threshold")
         return value
 
+    def meets(self, ident: str, measured: float, limit: float | None = None) -> bool:
+        """Whether `measured` meets the criterion's threshold (this target's, or `limit` where a check derives
+        one), in the catalogue's direction: a check never writes its own comparison."""
+        return criterion(ident).meets(measured, self.threshold(ident) if limit is None else limit)
+
     def chat_models(self) -> list[ModelSpec]:
         return [m for m in self.models if m.mode == "chat"]
 
@@ -211,6 +218,15 @@ class Target(_Model):
         models, fallbacks = read_litellm_config(path)
         return self.model_copy(update={"litellm_config": path, "models": self.models or models,
                                        "fallbacks": self.fallbacks or fallbacks})
+
+    def deployment(self, alias: str) -> str:
+        """The provider model behind a model name (`openai/gpt-4-turbo` for `gpt-4`); the name itself when
+        the target does not say."""
+        return next((m.deployment for m in self.models if m.name == alias and m.deployment), alias)
+
+    def upstream_model(self, alias: str) -> str:
+        """The model name the provider sees for an alias (the deployment without its provider prefix)."""
+        return self.deployment(alias).split("/", 1)[-1]
 
     def aliases(self) -> dict[str, str]:
         """Deployment ids (with and without provider prefix) to the model names clients use."""
@@ -368,6 +384,8 @@ def load_target(path: Path) -> Target:
             raise TargetError(f"{path}: thresholds.{ident}: {exc.args[0]}") from None
     if target.provider == "external" and target.gateway is None:
         raise TargetError(f"{path}: gateway: required for provider 'external'; add gateway.url and master_key")
+    if target.logs_dir is not None and not target.logs_dir.is_absolute():
+        target = target.model_copy(update={"logs_dir": path.parent / target.logs_dir})
     if target.litellm_config is not None:
         config = target.litellm_config if target.litellm_config.is_absolute() else path.parent / target.litellm_config
         target = target.with_litellm_config(config)

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from harness._http import App, serve
-from harness.mockllm import MockControl
 from harness.providers.local import LocalProvider
 from harness.stack import Stack
+from harness.standins.mockllm import MockControl
 from harness.target import REFERENCE_CONFIG, Target
 
 

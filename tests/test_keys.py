@@ -14,7 +14,7 @@ import yaml
 from harness._http import App, Request, Response, json_response
 from harness.keys import KeyProvisioningError, generate_request, provision, revoke
 from harness.stack import Stack
-from harness.target import REFERENCE_CONFIG, REPO, Target, read_teams
+from harness.target import REFERENCE_CONFIG, REPO, Endpoint, Target, read_teams
 
 pytest_plugins = ["pytester"]
 
@@ -60,7 +60,7 @@ def _key_server(calls: list[tuple[str, dict]], fail: bool = False) -> App:
 
 
 def _stack(url: str) -> Stack:
-    return Stack(target=Target(provider="external"), provider="external", gateway_url=url, master_key=None)
+    return Stack.over(Target(provider="external", gateway=Endpoint(url=url)))
 
 
 def test_provision_mints_a_key_per_team_and_revoke_deletes_them(serve_app: Callable[[App], str]) -> None:

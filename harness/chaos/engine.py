@@ -61,7 +61,7 @@ def _judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stac
     if ident in ("FB-2", "FB-7") and spec.expect != "reported":
         limit = stack.target.threshold(ident)
         served_ok = result.status == 200 and result.served() == expected
-        return Outcome(id=ident, case=label, passed=served_ok and result.seconds < limit,
+        return Outcome(id=ident, case=label, passed=served_ok and stack.target.meets(ident, result.seconds),
                        measured=round(result.seconds, 3), threshold=limit, unit="s",
                        detail=f"answered by {result.served()} in {result.seconds:.2f} s" if served_ok
                        else f"no answer from {expected}: HTTP {result.status} {result.error[:120]}",
@@ -92,7 +92,7 @@ def _judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stac
                        evidence={"trace_id": result.trace_id})
     if ident == "FB-5":
         limit = stack.target.threshold(ident)
-        clean = result.status >= 500 and bool(result.error.strip()) and result.seconds < limit
+        clean = result.status >= 500 and bool(result.error.strip()) and stack.target.meets(ident, result.seconds)
         return Outcome(id=ident, case=label, passed=clean, measured=round(result.seconds, 3), threshold=limit,
                        unit="s", detail=f"HTTP {result.status} after {result.seconds:.2f} s: {result.error[:160]}",
                        evidence={"status": result.status, "failed_attempts": result.failed_attempts})
@@ -104,7 +104,8 @@ def _judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stac
                                  "note": "the alert half of CA-5 is checked by the alerting suite (AL-*)"})
     if ident == "RT-4":
         limit = stack.target.router_timeout_s + stack.target.threshold(ident)
-        clean = result.status in (502, 503, 504) and bool(result.error.strip()) and result.seconds <= limit
+        clean = result.status in (502, 503, 504) and bool(result.error.strip()) and \
+            stack.target.meets(ident, result.seconds, limit)
         return Outcome(id=ident, case=label, passed=clean, measured=round(result.seconds, 3), threshold=limit,
                        unit="s", detail=f"HTTP {result.status or 'no answer'} after {result.seconds:.2f} s: "
                                         f"{result.error[:160] or result.text[:80]}",
@@ -112,7 +113,7 @@ def _judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stac
     if ident == "E2E-2":
         limit = stack.target.threshold(ident)
         replied = result.status == 200 and bool(result.text.strip())
-        return Outcome(id=ident, case=label, passed=replied and result.seconds <= limit,
+        return Outcome(id=ident, case=label, passed=replied and stack.target.meets(ident, result.seconds),
                        measured=round(result.seconds, 3) if replied else None, threshold=limit, unit="s",
                        detail=f"the user got: {result.text[:160]!r} after {result.seconds:.2f} s" if replied
                        else f"silence: {result.error}", evidence={"reply": result.text[:300]})

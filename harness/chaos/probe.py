@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from harness.checks._calls import new_trace_id, trace_headers
+from harness.gateway import new_trace_id, trace_headers
 from harness.stack import Stack
 
 __all__ = ["ProbeResult", "probe", "probe_bot", "probe_webhook", "settle"]

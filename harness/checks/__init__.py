@@ -1,5 +1,21 @@
-"""The checks: one function per criterion ID, each `(Stack) -> Outcome`."""
+"""The checks: one function per criterion ID, each registered with what it needs (`harness.registry`).
 
-from harness.checks import audit, cache, gateway, models, observability, quotas, security
+Importing this package registers every check; suites and the registry find them by criterion ID.
+"""
 
-__all__ = ["audit", "cache", "gateway", "models", "observability", "quotas", "security"]
+from harness.checks import (
+           audit,
+           backup,
+           budget,
+           cache,
+           events,
+           gateway,
+           models,
+           observability,
+           quotas,
+           routing,
+           security,
+)
+
+__all__ = ["audit", "backup", "budget", "cache", "events", "gateway", "models", "observability", "quotas", "routing",
+           "security"]

@@ -22,13 +22,16 @@ from typing import Any
 import httpx
 import redis
 
+from harness import registry
 from harness.alerting import AlertingRig
 from harness.alerting.config import daily_spend_usd
-from harness.alerts import AlertSink, Notification
+from harness.capabilities import Capability
 from harness.checks.budget import month_key
-from harness.mockllm import MockControl
+from harness.criteria import criterion
 from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
+from harness.standins.alerts import AlertSink, Notification
+from harness.standins.mockllm import MockControl
 
 __all__ = ["Case", "Fired", "cache_down", "daily_spend", "error_rate", "gateway_down", "latency", "quota", "resolved"]
 
@@ -80,7 +83,8 @@ def _fire_outcome(rig: AlertingRig, sink: AlertSink, fired: Fired, limit_s: floa
     # past the limit it is a FAIL anyway; half as long again only measures how late it came
     fired.notified = _wait_notified(sink, fired, "firing", fired.began_at, limit_s * 1.5 + 2)
     latency = round(max(fired.notified.values()) - fired.began_at, 3) if fired.notified else None
-    ok = latency is not None and latency <= limit_s and set(fired.notified) == set(fired.channels)
+    ok = latency is not None and criterion(fired.ident).meets(latency, limit_s) and \
+        set(fired.notified) == set(fired.channels)
     return Outcome(id=fired.ident, case=fired.case, passed=ok, unit="s",
                    measured={"notified_after_s": latency, "channels": sorted(fired.notified)},
                    threshold={"notified_after_s": limit_s, "channels": sorted(fired.channels)},
@@ -109,9 +113,8 @@ def _not_firing(rig: AlertingRig, alert: str, timeout_s: float) -> None:
 def gateway_down(stack: Stack) -> Case:
     """AL-1 (gateway): the gateway's processes are stopped (SIGSTOP: they hang, as a wedged worker does),
     then continued. A stopped process fails every health check exactly as a dead one does."""
-    pid = stack.pids.get("litellm")
-    if pid is None:
-        raise NotApplicable("AL-1 (gateway) stops the gateway's process: only where the harness runs it (local)")
+    registry.require("AL-1", stack, {Capability.PROCESS_CONTROL})
+    pid = stack.pids["litellm"]
 
     def run(rig: AlertingRig, sink: AlertSink) -> tuple[Outcome, Fired]:
         _not_firing(rig, "GatewayDown", 10)
@@ -172,18 +175,18 @@ def _traffic(stack: Stack, *, key: str | None = None, models: list[str], concurr
         pool.shutdown()
 
 
-def _providers(stack: Stack, why: str) -> tuple[MockControl, list[str]]:
+def _providers(stack: Stack, ident: str) -> tuple[MockControl, list[str]]:
     """The mock's control (the case acts on the providers) and the chat models to send traffic to."""
+    registry.require(ident, stack, {Capability.PROVIDER_CONTROL})
     mock = stack.mock()
-    if mock is None:
-        raise NotApplicable(f"{why}: it needs the mock providers' control API")
+    assert mock is not None
     return mock, [m.name for m in stack.target.models if m.mode == "chat"][:3]
 
 
 def error_rate(stack: Stack) -> Case:
     """AL-2: every provider fails twice the alert's error rate (HTTP 500) under steady traffic; the
     fallbacks hide most of it from callers, the alert must not."""
-    mock, models = _providers(stack, "AL-2 makes the providers fail")
+    mock, models = _providers(stack, "AL-2")
     # twice the threshold, so the rate over the window clears it with margin; at most every call
     ratio = min(1.0, 2 * stack.target.threshold("AL-2.rate"))
 
@@ -213,7 +216,7 @@ def error_rate(stack: Stack) -> Case:
 def latency(stack: Stack) -> Case:
     """AL-3: streamed answers slowed to just over the P95 threshold (the first token stays quick, so the
     gateway's stream timeout does not fall back). Timed from the first slow answer's completion."""
-    mock, models = _providers(stack, "AL-3 slows the providers down")
+    mock, models = _providers(stack, "AL-3")
 
     def run(rig: AlertingRig, sink: AlertSink) -> tuple[Outcome, Fired]:
         _not_firing(rig, "HighLatencyP95", 10)
@@ -272,14 +275,14 @@ def daily_spend(stack: Stack, model: str = "gpt-4") -> Case:
     """AL-4 (spend): one call made expensive by the mock's output length takes the day's spend past the
     limit; the alert goes to the cost channel (email) only. The proxy's month counter is restored after,
     so the monthly cap (BUD-1) does not refuse the calls of later checks."""
+    # calls made expensive through the mock; the stack's spend counter restored in its Redis after
+    registry.require("AL-4", stack, {Capability.OWNED, Capability.PROVIDER_CONTROL, Capability.REDIS})
     mock = stack.mock()
-    if mock is None or stack.target.redis_url is None:
-        raise NotApplicable("AL-4 (spend) makes calls expensive through the mock and restores the stack's "
-                            "spend counter in its Redis: it runs where the harness owns the stack")
+    assert mock is not None
     limit_usd = daily_spend_usd(stack.target)
     price = stack.target.plan.list_prices[model][1] / 1e6
     tokens = int(limit_usd * 1.2 / price) + 1
-    upstream = next((m.deployment for m in stack.target.models if m.name == model), model) or model
+    upstream = stack.target.upstream_model(model)
     if tokens > 100_000:
         raise NotApplicable(f"a ${limit_usd} daily limit needs {tokens} output tokens in one call: set quota_scale")
 
@@ -290,14 +293,14 @@ def daily_spend(stack: Stack, model: str = "gpt-4") -> Case:
         saved = store.get(key)
         fired = Fired("AL-4", "spend", "DailySpendHigh", 0.0, channels=("email",), resolvable=False)
         try:
-            mock.set(upstream.split("/", 1)[-1], output_tokens=tokens)
+            mock.set(upstream, output_tokens=tokens)
             with stack.gateway() as client:
                 body = {"model": model, "max_tokens": tokens,
                         "messages": [{"role": "user", "content": f"spend check {uuid.uuid4().hex}"}]}
                 status = client.post("/chat/completions", json=body).status_code
             fired.began_at = time.time()
         finally:
-            mock.reset(upstream.split("/", 1)[-1])
+            mock.reset(upstream)
             if saved is None:
                 store.delete(key)
             else:
@@ -323,7 +326,7 @@ def resolved(stack: Stack, sink: AlertSink, fired: Fired, timeout_s: float | Non
     got = _wait_notified(sink, fired, "resolved", fired.cleared_at, limit * 1.5 + 2 if timeout_s is None
                          else timeout_s)
     after = round(max(got.values()) - fired.cleared_at, 3) if got else None
-    ok = after is not None and after <= limit and set(got) == set(fired.channels)
+    ok = after is not None and stack.target.meets("AL-5", after, limit) and set(got) == set(fired.channels)
     return Outcome(id="AL-5", case=fired.alert, passed=ok, unit="s",
                    measured={"resolved_after_s": after, "channels": sorted(got)},
                    threshold={"resolved_after_s": limit, "channels": sorted(fired.channels)},

@@ -9,12 +9,14 @@ over a month's traffic that is what "to the cent" means.
 from __future__ import annotations
 
 from harness.checks._calls import chat
+from harness.registry import check
 from harness.results import Outcome
 from harness.stack import Stack
 
 __all__ = ["cost_audit"]
 
 
+@check("COST-1")
 def cost_audit(stack: Stack) -> Outcome:
     tolerance = stack.target.threshold("COST-1")
     prices = stack.target.plan.list_prices

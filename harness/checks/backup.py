@@ -13,12 +13,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.alerts import AlertSink
 from harness.backups import BackupRig, fingerprint, open_store, restore_set
+from harness.capabilities import Capability
+from harness.registry import check
 from harness.results import Outcome
+from harness.stack import Stack
+from harness.standins.alerts import AlertSink
 from harness.target import BackupTarget
 
-__all__ = ["failure_is_loud", "latest_restores", "latest_set", "restore_matches", "retention", "runs_and_lists"]
+__all__ = ["REFERENCE_JOB", "deployment_store", "failure_is_loud", "latest_restores", "latest_set", "reference_job",
+           "restore_matches", "retention", "runs_and_lists"]
+
+# the reference job runs against the stack's own Postgres and Redis, restores into fresh servers of the
+# harness's, and reaches its S3 and GCS stand-ins through the stack's fault server (so: on this host)
+REFERENCE_JOB = frozenset({Capability.OWNED, Capability.HOST_NETWORK, Capability.POSTGRES, Capability.REDIS})
 
 EXPECTED = {"postgres-harness_app.dump", "postgres-postgres.dump", "redis.rdb", "git.bundle", "manifest.json"}
 
@@ -157,3 +165,33 @@ def latest_restores(backup: BackupTarget, stamp: str | None) -> Outcome:
                            f"{rows:,} rows, {restored.key_count} keys, {len(restored.git)} refs" if ok else
                            "; ".join(restored.errors[:3]) or f"set {stamp} restored nothing"),
                    evidence={"errors": restored.errors[:10]})
+
+
+@check("BK-1", "BK-2", needs=REFERENCE_JOB, on="backups")
+def reference_job(rig: BackupRig) -> list[Outcome]:
+    """BK-1 on a file, an S3 and the plan's GCS store; BK-2 restores from the file and GCS stores."""
+    listed, stamp = runs_and_lists(rig, rig.local_store)
+    outcomes = [listed, restore_matches(rig, rig.local_store, stamp)]
+    s3, _ = runs_and_lists(rig, rig.s3_store())
+    outcomes.append(s3)
+    # the plan's store: "files appear in GCS" and "restore test succeeds" from there
+    gcs, gcs_stamp = runs_and_lists(rig, rig.gcs_store())
+    return [*outcomes, gcs, restore_matches(rig, rig.gcs_store(), gcs_stamp)]
+
+
+@check("BK-1", "BK-2", needs={Capability.BACKUP_STORE})
+def deployment_store(stack: Stack) -> list[Outcome]:
+    """A deployment's own job, judged by its newest set in `backup.store`: recent and complete, and restorable."""
+    assert stack.target.backup is not None  # the registry runs this only with a backup store
+    latest, stamp = latest_set(stack.target.backup)
+    return [latest, latest_restores(stack.target.backup, stamp)]
+
+
+@check("BK-3", needs=REFERENCE_JOB, on="backups")
+def reference_retention(rig: BackupRig) -> Outcome:
+    return retention(rig, rig.local_store)
+
+
+@check("BK-4", needs=REFERENCE_JOB | {Capability.ALERT_SINK}, on="backups")
+def reference_store_cut(rig: BackupRig) -> list[Outcome]:
+    return [failure_is_loud(rig, rig.sink, kind) for kind in ("s3", "gs")]

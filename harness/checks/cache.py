@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import yaml
 
 from harness.checks._calls import chat, provider_entries
+from harness.registry import check
 from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
 
@@ -34,6 +35,7 @@ UNRELATED = ["Write a haiku about autumn leaves in Kyoto.", "What is the boiling
 _SEMANTIC_TYPES = {"redis-semantic", "qdrant-semantic"}
 
 
+@check("CA-1")
 def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
     """CA-1: the same request again: answered under the limit with no upstream call. The hit's latency
     is the median of `hits` repeats on an open connection, so one scheduler hiccup is not the verdict."""
@@ -42,17 +44,11 @@ def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
     mock = stack.mock()
     since = mock.last_seq() if mock else 0
     first = chat(stack, model, "What is a cache?", cache=True)
-    content = first.body.get("choices", [{}])[0].get("message", {}).get("content") if first.status == 200 else None
-    messages = [{"role": "user", "content": f"[{first.nonce}] What is a cache?"}]
-    samples: list[float] = []
-    answers: list[tuple[int, str | None]] = []
     with stack.gateway() as client:
-        for _ in range(hits):
-            started = time.monotonic()
-            response = client.post("/v1/chat/completions", json={"model": model, "messages": messages})
-            samples.append(time.monotonic() - started)
-            answers.append((response.status_code, response.json().get("choices", [{}])[0].get("message", {})
-                            .get("content") if response.status_code == 200 else None))
+        repeats = [client.chat(model, "What is a cache?", nonce=first.nonce, cache=True) for _ in range(hits)]
+    samples = [r.seconds for r in repeats]
+    answers = [(r.status, r.text) for r in repeats]
+    content = first.text
     seconds = statistics.median(samples)
     upstream = provider_entries(stack, first, since)
     problems = []
@@ -61,14 +57,14 @@ def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
         problems.append(f"HTTP {first.status}/{sorted(statuses)}")
     if upstream is not None and len(upstream) != 1:
         problems.append(f"{len(upstream)} upstream calls for {hits + 1} identical requests")
-    if seconds >= limit:
+    if not stack.target.meets("CA-1", seconds):
         problems.append(f"repeated answers took {seconds * 1000:.0f} ms (median of {hits})")
     if any(text != content for _, text in answers):
         problems.append("a repeated answer differs from the first")
     return Outcome(id="CA-1", passed=not problems, measured=round(seconds, 4), threshold=limit, unit="s",
                    detail="; ".join(problems) or f"hit in {seconds * 1000:.1f} ms (median of {hits}), one upstream "
                                                  "call",
-                   evidence={"cache_key": response.headers.get("x-litellm-cache-key"),
+                   evidence={"cache_key": repeats[-1].headers.get("x-litellm-cache-key"),
                              "hit_ms": [round(s * 1000, 1) for s in samples],
                              "upstream_calls": None if upstream is None else len(upstream)})
 
@@ -93,6 +89,7 @@ def _ask_plain(stack: Stack, model: str, text: str) -> bool:
     return response.status_code == 200 and bool(response.headers.get("x-litellm-cache-key"))
 
 
+@check("CA-2")
 def semantic_hits(stack: Stack) -> Outcome:
     """CA-2: after a question is answered, its paraphrase hits the semantic cache; unrelated prompts do not."""
     kind = _cache_params(stack).get("type")
@@ -108,7 +105,7 @@ def semantic_hits(stack: Stack) -> Outcome:
         hits += _ask_plain(stack, model, f"{paraphrase} ({salt})")
     false_hits = [text for text in UNRELATED if _ask_plain(stack, model, f"{text} ({salt})")]
     rate = hits / len(PARAPHRASES)
-    ok = rate >= limit and not false_hits
+    ok = stack.target.meets("CA-2", rate) and not false_hits
     return Outcome(id="CA-2", passed=ok, measured={"hit_rate": round(rate, 3), "unrelated_hits": len(false_hits)},
                    threshold={"hit_rate": limit, "unrelated_hits": 0},
                    detail=f"{hits}/{len(PARAPHRASES)} paraphrases hit, {len(false_hits)} unrelated prompts hit"
@@ -124,26 +121,22 @@ def _redis_ttl(url: str, key: str) -> int | None:
     return int(reply[1:].split(b"\r\n")[0]) if reply.startswith(b":") else None
 
 
+@check("CA-3")
 def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
     """CA-3: a cached entry carries the configured TTL in Redis, and an entry past its TTL misses."""
     expected = configured_ttl(stack) or stack.target.threshold("CA-3")
     model = stack.target.plan.cheap_model
     first = chat(stack, model, "ttl probe", cache=True)
-    with stack.gateway() as client:  # LiteLLM names the cache key on a hit only
-        hit = client.post("/v1/chat/completions", json={
-            "model": model, "messages": [{"role": "user", "content": f"[{first.nonce}] ttl probe"}]})
-    key = hit.headers.get("x-litellm-cache-key")
+    # LiteLLM names the cache key on a hit only
+    key = chat(stack, model, "ttl probe", nonce=first.nonce, cache=True).headers.get("x-litellm-cache-key")
     redis_ttl = None
     if stack.target.redis_url is not None and key:
         redis_ttl = _redis_ttl(stack.target.redis_url.get_secret_value(), key)
     mock = stack.mock()
     since = mock.last_seq() if mock else 0
     short = chat(stack, model, "short ttl probe", cache={"ttl": short_ttl_s})
-    content = f"[{short.nonce}] short ttl probe"
-    payload: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": content}]}
     time.sleep(short_ttl_s + 1.0)
-    with stack.gateway() as client:
-        client.post("/v1/chat/completions", json=payload)
+    chat(stack, model, "short ttl probe", nonce=short.nonce, cache=True)
     upstream = provider_entries(stack, short, since)
     problems = []
     if redis_ttl is None:
@@ -170,6 +163,7 @@ def _pair(stack: Stack) -> tuple[str, str]:
     return teams[0].team, teams[1].team
 
 
+@check("CA-4")
 def team_isolation(stack: Stack, teams: tuple[str, str] | None = None) -> Outcome:
     """CA-4: one prompt from two teams: the second team is not answered from the first's cache entry,
     while the first team, asking again, is (so the result is not just a cache that is off)."""
@@ -182,15 +176,12 @@ def team_isolation(stack: Stack, teams: tuple[str, str] | None = None) -> Outcom
     since = mock.last_seq() if mock else 0
     question = "What did we decide about the Q3 roadmap?"
     opening = chat(stack, model, question, key=first, cache=True)
-    payload = {"model": model, "messages": [{"role": "user", "content": f"[{opening.nonce}] {question}"}]}
-    with stack.gateway(key=second) as client:
-        other = client.post("/v1/chat/completions", json=payload)
-    with stack.gateway(key=first) as client:
-        again = client.post("/v1/chat/completions", json=payload)
+    other = chat(stack, model, question, key=second, nonce=opening.nonce, cache=True)
+    again = chat(stack, model, question, key=first, nonce=opening.nonce, cache=True)
     upstream = provider_entries(stack, opening, since)
-    crossed = bool(other.headers.get("x-litellm-cache-key")) or (upstream is not None and len(upstream) < 2)
-    own_hit = bool(again.headers.get("x-litellm-cache-key"))
-    statuses = [opening.status, other.status_code, again.status_code]
+    crossed = other.cache_hit or (upstream is not None and len(upstream) < 2)
+    own_hit = again.cache_hit
+    statuses = [opening.status, other.status, again.status]
     ok = statuses == [200, 200, 200] and not crossed and own_hit
     return Outcome(id="CA-4", passed=ok, measured={"cross_team_hit": crossed, "same_team_hit": own_hit},
                    threshold={"cross_team_hit": False, "same_team_hit": True},

@@ -12,12 +12,14 @@ import time
 from collections import Counter
 
 from harness.observer import IDENTITY_EMAIL, ObserverRig, make_event
+from harness.registry import check
 from harness.results import Outcome
 
 __all__ = ["approval_gate", "audit_log", "auto_commit", "bad_events", "crash_safety", "drift", "history",
            "on_stream"]
 
 
+@check("EV-1", on="observer")
 def on_stream(rig: ObserverRig) -> Outcome:
     """EV-1: a published event is on the stream (XREAD) and passes the schema."""
     event = make_event("project:life-os", 0)
@@ -42,6 +44,7 @@ _BAD = {
 }
 
 
+@check("EV-2", on="observer")
 def bad_events(rig: ObserverRig, validate: bool = True) -> Outcome:
     """EV-2: malformed events are refused with a message naming the problem, and nothing is written."""
     before = rig.client.xlen(rig.stream) if rig.client.exists(rig.stream) else 0
@@ -61,6 +64,7 @@ def bad_events(rig: ObserverRig, validate: bool = True) -> Outcome:
                    else f"accepted {accepted}, {written} entries written", evidence={"messages": refused})
 
 
+@check("OBV-1", on="observer")
 def drift(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
     """OBV-1: an event based on a stale version becomes a change request and is not applied."""
     aggregate = "project:drift-check"
@@ -77,6 +81,7 @@ def drift(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
                    detail=request["reason"] if request else "no change request for a stale event")
 
 
+@check("OBV-2", on="observer")
 def audit_log(rig: ObserverRig, count: int = 20, timeout_s: float = 20.0) -> Outcome:
     """OBV-2: every event lands in the JSONL log once, and lines written earlier never change."""
     before = rig.audit.read_bytes() if rig.audit.exists() else b""
@@ -97,6 +102,7 @@ def audit_log(rig: ObserverRig, count: int = 20, timeout_s: float = 20.0) -> Out
                           f"{'unchanged' if prefix_kept else 'CHANGED'}")
 
 
+@check("GIT-1", on="observer")
 def auto_commit(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
     """GIT-1: a low-risk change is committed by the observer's identity and reaches the remote."""
     event = make_event("project:commit-check", 0)
@@ -116,6 +122,7 @@ def auto_commit(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
                    else "no commit for the event reached the remote")
 
 
+@check("GIT-2", on="observer")
 def approval_gate(rig: ObserverRig, hold_s: float = 2.0, timeout_s: float = 10.0) -> Outcome:
     """GIT-2: a high-risk change is not applied while unapproved, and is applied once approved."""
     aggregate = "project:approval-check"
@@ -140,6 +147,7 @@ def approval_gate(rig: ObserverRig, hold_s: float = 2.0, timeout_s: float = 10.0
                               f"after: {len(applied)} commits")
 
 
+@check("GIT-3", on="observer")
 def history(rig: ObserverRig) -> Outcome:
     """GIT-3: one commit per applied change (no event id twice), no change request for an applied event,
     and the event log holds every published event exactly once."""
@@ -159,6 +167,7 @@ def history(rig: ObserverRig) -> Outcome:
                    else f"processed twice: {(twice + both + repeated)[:3]}")
 
 
+@check("OBV-3", on="observer")
 def crash_safety(rig: ObserverRig, events: int = 60, kills: int = 4, seed: int | None = None,
                  timeout_s: float = 60.0) -> Outcome:
     """OBV-3: events flow while the observer is SIGKILLed at random moments and restarted; afterwards

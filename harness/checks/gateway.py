@@ -14,6 +14,7 @@ import openai
 
 from harness._proc import wait_until
 from harness.checks._calls import chat
+from harness.registry import check
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -24,6 +25,7 @@ def _nonce() -> str:
     return uuid.uuid4().hex[:12]
 
 
+@check("GW-1")
 def gateway_ready(stack: Stack) -> Outcome:
     """GW-1: `/health/readiness` (on the health port when there is one) answers 200 within the wait."""
     limit = stack.target.threshold("GW-1")
@@ -49,6 +51,7 @@ def gateway_ready(stack: Stack) -> Outcome:
                    detail=f"{url} answered 200", evidence={"url": url, **last})
 
 
+@check("GW-2")
 def model_catalogue(stack: Stack) -> Outcome:
     """GW-2: `GET /v1/models` lists exactly the configured model names."""
     expected = sorted(m.name for m in stack.target.models)
@@ -84,6 +87,7 @@ def _body_problems(body: Any) -> list[str]:
     return problems
 
 
+@check("GW-3")
 def each_model_answers(stack: Stack) -> Outcome:
     """GW-3: every chat model answers itself (not through a fallback) with a valid body and usage."""
     results: dict[str, str] = {}
@@ -108,6 +112,7 @@ def each_model_answers(stack: Stack) -> Outcome:
                    evidence=evidence)
 
 
+@check("GW-4")
 def auth_enforced(stack: Stack) -> Outcome:
     """GW-4: no key, a wrong key and a revoked-looking key all get 401, and nothing reaches a provider."""
     model = stack.target.chat_models()[0].name
@@ -116,10 +121,7 @@ def auth_enforced(stack: Stack) -> Outcome:
     attempts = {"no key": "", "wrong key": f"sk-wrong-{_nonce()}", "revoked key": f"sk-revoked-{_nonce()}"}
     statuses: dict[str, int] = {}
     for label, key in attempts.items():
-        with stack.gateway(key=key) as client:
-            response = client.post("/v1/chat/completions",
-                                    json={"model": model, "messages": [{"role": "user", "content": f"hi {_nonce()}"}]})
-        statuses[label] = response.status_code
+        statuses[label] = chat(stack, model, "hi", key=key).status
     upstream = len(mock.requests(since=before)) if mock and before is not None else None
     bad = {label: code for label, code in statuses.items() if code != 401}
     problems = [f"{label} got {code}" for label, code in bad.items()]
@@ -132,6 +134,7 @@ def auth_enforced(stack: Stack) -> Outcome:
                    detail=detail, evidence={"upstream_calls": upstream})
 
 
+@check("GW-5")
 def openai_sdk_dropin(stack: Stack) -> Outcome:
     """GW-5: the official `openai` SDK works unchanged: chat, streaming (same text), embeddings."""
     key = stack.master_key.get_secret_value() if stack.master_key else "none"

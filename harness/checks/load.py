@@ -22,7 +22,7 @@ def success(run: LoadRun, target: Target, ident: str) -> Outcome:
     """LD-1/LD-2/LD-3: the profile's success ratio against the plan's limit."""
     limit = target.threshold(ident)
     s = run.summary
-    ok = s.requests > 0 and s.success_ratio > limit and not run.interrupted
+    ok = s.requests > 0 and target.meets(ident, s.success_ratio) and not run.interrupted
     failed = {code: n for code, n in s.statuses.items() if code != "200"}
     detail = f"{s.ok}/{s.requests} requests succeeded over {s.duration_s:.0f} s at {s.rps:.1f} req/s"
     if failed:
@@ -43,7 +43,7 @@ def latency(run: LoadRun, target: Target) -> Outcome:
     p95 = s.latency_s["p95"]
     measured = {"p50_ms": _ms(s.latency_s["p50"]), "p95_ms": _ms(p95), "p99_ms": _ms(s.latency_s["p99"]),
                 "ttft_p95_ms": _ms(s.ttft_s["p95"]), "itl_p95_ms": _ms(s.itl_s["p95"])}
-    ok = p95 is not None and p95 < limit
+    ok = p95 is not None and target.meets("LD-4", p95)
     detail = (f"P95 {p95 * 1000:.1f} ms over {s.ok} successful requests (exact, nearest rank)"
               if p95 is not None else "no successful request to measure")
     if run.profile.arrival != "closed":
@@ -63,7 +63,7 @@ def health(run: LoadRun, target: Target) -> Outcome:
     if res.restarts:
         problems.append(f"the gateway process went away {res.restarts} time(s)")
     peak = res.peak_mem_percent if res.pid is not None else None
-    if peak is not None and peak >= limit:
+    if peak is not None and not target.meets("LD-5", peak):
         problems.append(f"machine memory reached {peak:.1f} %")
     measured = {"5xx": fives, "restarts": res.restarts if res.pid else None, "peak_mem_percent": peak,
                 "gateway_peak_rss_mb": res.peak_rss_mb, "gateway_mean_cpu_percent": res.mean_cpu_percent}

@@ -9,7 +9,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from harness.checks._calls import Call, chat, new_trace_id, provider_entries
+from harness.checks._calls import chat, provider_entries
+from harness.gateway import Call, new_trace_id
+from harness.registry import check
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -17,6 +19,7 @@ __all__ = ["all_models_valid", "cheap_model_caps", "cost_ordering", "escalation"
            "traces_per_model"]
 
 
+@check("MOD-1")
 def all_models_valid(stack: Stack) -> Outcome:
     """MOD-1: one call per model, none answered 401, 429 or 5xx."""
     statuses = {m.name: chat(stack, m.name).status for m in stack.target.chat_models()}
@@ -25,6 +28,7 @@ def all_models_valid(stack: Stack) -> Outcome:
                    detail=f"errors: {bad}" if bad else "every model answered 200")
 
 
+@check("MOD-2")
 def traces_per_model(stack: Stack) -> Outcome:
     """MOD-2: one call per model gives one trace per model, each with its own deployment's name."""
     langfuse = stack.langfuse()
@@ -50,6 +54,7 @@ def traces_per_model(stack: Stack) -> Outcome:
                    ("one trace per model, names distinct" if distinct else "models share a name in traces"))
 
 
+@check("MOD-3")
 def cost_ordering(stack: Stack) -> Outcome:
     """MOD-3: the same prompt costs strictly less down the plan's order (gpt-4 > claude-3 > gemini-2)."""
     order = stack.target.plan.cost_order
@@ -61,19 +66,22 @@ def cost_ordering(stack: Stack) -> Outcome:
                    detail="costs fall in the plan's order" if ok else f"costs out of order or missing: {costs}")
 
 
+@check("MOD-4")
 def cheap_model_caps(stack: Stack) -> Outcome:
     """MOD-4: "What's 2+2?" to the cheap model: latency and cost under the plan's caps."""
     model = stack.target.plan.cheap_model
     limit_s, limit_usd = stack.target.threshold("MOD-4"), stack.target.threshold("MOD-4.cost")
     call = chat(stack, model, "What's 2+2?")
     cost = call.cost
-    ok = call.status == 200 and call.seconds < limit_s and cost is not None and cost < limit_usd
+    ok = call.status == 200 and stack.target.meets("MOD-4", call.seconds) and cost is not None and \
+        stack.target.meets("MOD-4.cost", cost)
     return Outcome(id="MOD-4", passed=ok, measured={"seconds": round(call.seconds, 3), "usd": cost},
                    threshold={"seconds": limit_s, "usd": limit_usd},
                    detail=f"{model}: {call.seconds * 1000:.0f} ms, ${cost}" if call.status == 200
                    else f"{model}: HTTP {call.status}")
 
 
+@check("MOD-5")
 def long_context_whole(stack: Stack) -> Outcome:
     """MOD-5: a 10K-character input reaches the long-context model's provider whole, no truncation error."""
     model = stack.target.plan.long_context_model
@@ -99,12 +107,13 @@ def long_context_whole(stack: Stack) -> Outcome:
 
 def _served(stack: Stack, call: Call) -> str | None:
     entries = provider_entries(stack, call) or []
-    deployments = {m.deployment.split("/", 1)[-1]: m.name for m in stack.target.models if m.deployment}
-    ok = [deployments.get(e["model"], e["model"]) for e in entries if e["status"] == 200]
+    aliases = stack.target.aliases()
+    ok = [aliases.get(e["model"], e["model"]) for e in entries if e["status"] == 200]
     header = call.served_by
     return header if not ok or ok[-1] == header else f"{header} (provider log: {ok[-1]})"
 
 
+@check("ESC-1")
 def escalation(stack: Stack) -> Outcome:
     """ESC-1: above the token limit the default model's call is served by the escalation model; below, not."""
     plan, limit = stack.target.plan, int(stack.target.threshold("ESC-1"))

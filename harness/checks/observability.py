@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from harness.checks._calls import Call, chat, new_trace_id
+from harness.checks._calls import chat
+from harness.gateway import Call, new_trace_id
+from harness.registry import check
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -31,6 +33,7 @@ def _no_langfuse(ident: str) -> Outcome:
     return Outcome(id=ident, passed=False, detail="no Langfuse configured for this stack; add langfuse: to the target")
 
 
+@check("OBS-1")
 def trace_appears(stack: Stack) -> Outcome:
     """OBS-1: a call's trace is readable through the Langfuse API within the threshold."""
     langfuse = stack.langfuse()
@@ -47,8 +50,8 @@ def trace_appears(stack: Stack) -> Outcome:
         return Outcome(id="OBS-1", passed=False, measured=None, threshold=limit, unit="s",
                        detail=f"trace {trace_id} not visible within {limit:g} s", evidence=evidence)
     evidence["htmlPath"] = wait.trace.get("htmlPath")
-    return Outcome(id="OBS-1", passed=wait.seconds <= limit, measured=round(wait.seconds, 3), threshold=limit,
-                   unit="s", detail=f"trace visible after {wait.seconds:.2f} s", evidence=evidence)
+    return Outcome(id="OBS-1", passed=stack.target.meets("OBS-1", wait.seconds), measured=round(wait.seconds, 3),
+                   threshold=limit, unit="s", detail=f"trace visible after {wait.seconds:.2f} s", evidence=evidence)
 
 
 @contextmanager
@@ -77,6 +80,7 @@ def _prices(stack: Stack) -> dict[str, dict[str, float | None]]:
             for item in response.json().get("data", [])}
 
 
+@check("OBS-2")
 def trace_content(stack: Stack) -> Outcome:
     """OBS-2: per model, the trace's tokens equal the response usage, its cost is > 0 and equals
     tokens x the gateway's price table, and its latency is within the tolerance of the measured one."""
@@ -138,6 +142,7 @@ def trace_content(stack: Stack) -> Outcome:
                    detail="; ".join(problems) or "tokens, cost and latency match for every model", evidence=evidence)
 
 
+@check("OBS-3")
 def session_propagated(stack: Stack) -> Outcome:
     """OBS-3: `metadata.session_id` on a request becomes the sessionId of its trace."""
     langfuse = stack.langfuse()
@@ -163,6 +168,7 @@ def session_propagated(stack: Stack) -> Outcome:
                    threshold=session, detail=f"{len(found)} trace(s) carry the session", evidence=evidence)
 
 
+@check("OBS-4")
 def traces_complete(stack: Stack, calls: int = 8, failures: int = 3) -> Outcome:
     """OBS-4: N calls of mixed outcome (some refused by the provider) make exactly N traces."""
     langfuse = stack.langfuse()
@@ -170,17 +176,17 @@ def traces_complete(stack: Stack, calls: int = 8, failures: int = 3) -> Outcome:
         return _no_langfuse("OBS-4")
     mock = stack.mock()
     model = stack.target.plan.default_model
-    deployment = next((m.deployment for m in stack.target.models if m.name == model), None) or model
+    upstream = stack.target.upstream_model(model)
     name = f"harness-obs4-{uuid.uuid4().hex[:12]}"
     statuses = []
     for index in range(calls):
         failing = mock is not None and index < failures
         if failing:
             # a provider-side 400: not retried, no fallback, so the failure reaches the client and the trace
-            mock.set(deployment.split("/", 1)[-1], status=400)
+            mock.set(upstream, status=400)
         statuses.append(chat(stack, model, metadata={"trace_name": name}).status)
         if failing:
-            mock.reset(deployment.split("/", 1)[-1])
+            mock.reset(upstream)
     if mock is not None:
         mock.close()
     deadline = stack.target.threshold("OBS-1")

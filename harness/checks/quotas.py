@@ -6,7 +6,9 @@ by `_MAX_BURST`; a larger limit is a SKIP reason, fixed by scaling quotas in the
 
 from __future__ import annotations
 
-from harness.checks._calls import Call, chat
+from harness.checks._calls import chat
+from harness.gateway import Call
+from harness.registry import check
 from harness.results import Outcome
 from harness.stack import Stack
 from harness.target import Team
@@ -40,6 +42,7 @@ def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[
     return calls
 
 
+@check("QT-1")
 def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
     """QT-1: a burst above the key's rpm: the first rpm calls pass, call rpm+1 gets 429 with rate headers."""
     team = _team(stack, team_name, "QT-1", "rpm", "rpm")
@@ -62,6 +65,7 @@ def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
                    evidence={"team": team.team, "rate_headers": headers})
 
 
+@check("QT-2")
 def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
     """QT-2: calls of ~40 % of the key's tokens per minute each: a 429 arrives before the key overspends.
 
@@ -100,6 +104,7 @@ def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
                    detail=detail, evidence={"error": message})
 
 
+@check("QT-3")
 def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> Outcome:
     """QT-3: calls of ~40 % of the key's daily USD limit each: once the limit is spent, a budget error.
 
@@ -111,13 +116,13 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
         return team  # missing, or without the limit this check needs
     output_price = stack.target.plan.list_prices[model][1] / 1e6
     mock = stack.mock()
-    deployment = next((m.deployment for m in stack.target.models if m.name == model), model) or model
+    upstream = stack.target.upstream_model(model)
     tokens = int(0.4 * team.daily_usd / output_price) + 1
     if mock is not None:
         if tokens > 100_000:
             return Outcome(id="QT-3", passed=False, detail=f"daily limit ${team.daily_usd} needs {tokens} output "
                                                            "tokens per call; set quota_scale in the target")
-        mock.set(deployment.split("/", 1)[-1], output_tokens=tokens)
+        mock.set(upstream, output_tokens=tokens)
     spent, last, status, message, calls = 0.0, 0.0, 200, "", 0
     bound = min(6, (team.rpm or 7) - 1)  # stay under the key's rpm, so a 429 cannot stand in for the budget
     try:
@@ -131,7 +136,7 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
                 message = str(call.body.get("error", call.body))[:300]
     finally:
         if mock is not None:
-            mock.reset(deployment.split("/", 1)[-1])
+            mock.reset(upstream)
             mock.close()
     budget_error = status in (400, 429) and "budget" in message.lower()
     ok = budget_error and spent >= team.daily_usd and spent - last < team.daily_usd
@@ -143,6 +148,7 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
                    evidence={"error": message})
 
 
+@check("QT-4")
 def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("admin",)) -> Outcome:
     """QT-4: with one key at its limit, the other keys still get answers."""
     team = _team(stack, exhausted, "QT-4")
@@ -161,6 +167,7 @@ def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("
                    else f"could not drive {exhausted} to its limit ({len(calls)} calls)")
 
 
+@check("SEC-3")
 def model_scope(stack: Stack) -> Outcome:
     """SEC-3: a key limited to some models is refused (401/403) for any other model, and served for its own."""
     scoped = next((t for t in stack.target.teams if t.models), None)

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from harness.registry import check
 from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
 
@@ -97,6 +98,7 @@ def trace_model(stack: Stack, nonce: str, call_id: str | None, since: float, tim
     return None
 
 
+@check("RT-1", "RT-2", "RT-3")
 def routing_matrix(stack: Stack) -> list[Outcome]:
     """RT-1 (each answer within the limit), RT-2 (route from the answer and from the trace), RT-3 (a reason)."""
     url = stack.target.router_url
@@ -115,7 +117,7 @@ def routing_matrix(stack: Stack) -> list[Outcome]:
         traced, trace_id = (found.model, found.trace_id) if found else (None, None)
         ok_status = call.status == 200 and bool(call.body.get("result"))
         label = f"{case} ({len(task):,} chars)"
-        outcomes.append(Outcome(id="RT-1", case=label, passed=ok_status and call.seconds <= limit,
+        outcomes.append(Outcome(id="RT-1", case=label, passed=ok_status and stack.target.meets("RT-1", call.seconds),
                                 measured=round(call.seconds, 3), threshold=limit, unit="s",
                                 detail=f"HTTP {call.status} in {call.seconds:.2f} s" + (f": {call.error[:160]}"
                                                                                        if call.error else "")))
@@ -143,6 +145,7 @@ def error_lines(stack: Stack, sizes: dict[str, int]) -> list[str]:
     return found
 
 
+@check("E2E-1")
 def bot_round_trip(stack: Stack, text: str = "/test Hello from Telegram") -> Outcome:
     """E2E-1: a message into the bot -> its reply within the limit; the call traced; no error line in any log."""
     telegram = stack.telegram()
@@ -163,7 +166,7 @@ def bot_round_trip(stack: Stack, text: str = "/test Hello from Telegram") -> Out
     errors = error_lines(stack, sizes)
     # the user must get the model's answer: the reply is the traced generation's output, not an apology
     answered = found is not None and " ".join(found.output.split()) == " ".join(reply.split()) != ""
-    ok = seconds is not None and seconds <= limit and answered and not errors
+    ok = seconds is not None and stack.target.meets("E2E-1", seconds) and answered and not errors
     logs = f"{len(errors)} error lines in {len(sizes)} service logs" if sizes else \
         "no service logs to scan (external target)"
     return Outcome(id="E2E-1", passed=ok, unit="s",

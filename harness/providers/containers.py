@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -18,14 +17,12 @@ import time
 import uuid
 from pathlib import Path
 
-from pydantic import SecretStr
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from harness._proc import Supervisor
 from harness.faults import Toxiproxy
 from harness.images import IMAGES, MissingImage, describe, present
-from harness.langfuse import LangfuseClient
 from harness.providers._containers import (
     PROXY_PORTS,
     UPSTREAMS,
@@ -37,10 +34,10 @@ from harness.providers._containers import (
     RedisContainer,
     RouterContainer,
 )
-from harness.providers.local import TRANSPORTS, langfuse_standin, litellm_pin, write_team_keys
-from harness.stack import Stack
-from harness.target import Endpoint, LangfuseTarget, Target, langfuse_transport
-from harness.telegram import new_token
+from harness.providers.base import Provider
+from harness.providers.wiring import Endpoints, StackKeys, assemble, litellm_env, write_team_keys
+from harness.stack import ServiceLogs, Stack
+from harness.target import Target
 
 __all__ = ["RUN_LABEL", "ContainersProvider"]
 
@@ -49,7 +46,7 @@ RUN_LABEL = "org.gateway-harness.run"
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 
-class ContainersProvider:
+class ContainersProvider(Provider):
     """Starts the stack for a Target in containers; `start()` returns the Stack, `stop()` removes it all."""
 
     def __init__(self, target: Target, run_dir: Path) -> None:
@@ -66,12 +63,6 @@ class ContainersProvider:
         self.supervisor: Supervisor | None = None
         self.network: Network | None = None
         self.containers: dict[str, DockerContainer] = {}
-
-    def __enter__(self) -> Stack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _image(self, name: str) -> str:
         image = self.target.images.get(name) or IMAGES[name].tag
@@ -116,18 +107,17 @@ class ContainersProvider:
 
     def _start(self, images: dict[str, str], started: float) -> Stack:
         self.network = Network(docker_network_kw={"labels": {RUN_LABEL: self.run_id}}).create()
-        keys = {name: f"sk-{name}-{secrets.token_hex(12)}" for name in ("master", "openai", "anthropic", "gemini")}
-        lf_public, lf_secret = f"pk-lf-{secrets.token_hex(8)}", f"sk-lf-{secrets.token_hex(16)}"
+        keys = StackKeys.new()
         services = images["services"]
         redis = self._run("redis", RedisContainer(images["redis"]), "redis")
-        postgres = self._run("postgres", PostgresContainer(images["postgres"]), "postgres")
+        pg = self._run("postgres", PostgresContainer(images["postgres"]), "postgres")
         self._run("mockllm", HarnessServiceContainer(services, "mockllm", 8000, "/_control/health"), "mock")
         self._run("langfuse", HarnessServiceContainer(services, "langfuse", 3000, "/api/public/health")
-                  .with_envs(LANGFUSE_PUBLIC_KEY=lf_public, LANGFUSE_SECRET_KEY=lf_secret), "langfuse")
+                  .with_envs(LANGFUSE_PUBLIC_KEY=keys.langfuse_public, LANGFUSE_SECRET_KEY=keys.langfuse_secret),
+                  "langfuse")
         self._run("alerts", HarnessServiceContainer(services, "alerts", 9000, "/health"), "alerts")
-        telegram_token = new_token()
         self._run("telegram", HarnessServiceContainer(services, "telegram", 8081, "/_control/status")
-                  .with_env("TELEGRAM_BOT_TOKEN", telegram_token), "telegram")
+                  .with_env("TELEGRAM_BOT_TOKEN", keys.telegram_token), "telegram")
         self._run("toxiproxy", FaultsContainer(services), "faults")
         faults_url = self._url("toxiproxy", 8474)
         # upstreams are network aliases, resolved per connection: the gateway and router may start later
@@ -137,53 +127,28 @@ class ContainersProvider:
         teams, budget, keys_file = write_team_keys(self.target, self.config, self.tmp)
         os.chmod(self.tmp, 0o755)
         os.chmod(keys_file, 0o644)  # read by the container's user; the folder is this run's and removed after
-        gateway = LiteLLMContainer(images["litellm"], self.config, keys_file).with_litellm_env(
-            OPENAI_API_BASE=f"http://faults:{PROXY_PORTS['openai']}/v1",
-            ANTHROPIC_API_BASE=f"http://faults:{PROXY_PORTS['anthropic']}",
-            GEMINI_API_BASE=f"http://faults:{PROXY_PORTS['gemini']}/v1beta",
-            OPENAI_API_KEY=keys["openai"], ANTHROPIC_API_KEY=keys["anthropic"], GEMINI_API_KEY=keys["gemini"],
-            LITELLM_MASTER_KEY=keys["master"], REDIS_HOST="faults", REDIS_PORT=str(PROXY_PORTS["redis"]),
-            LANGFUSE_HOST="http://langfuse:3000", LANGFUSE_PUBLIC_KEY=lf_public, LANGFUSE_SECRET_KEY=lf_secret,
-            HARNESS_ALERT_WEBHOOK="http://alerts:9000/hooks/budget", LITELLM_LOCAL_MODEL_COST_MAP="True",
-            LITELLM_TELEMETRY="False", DISABLE_SCHEMA_UPDATE="true")
-        self._run("litellm", gateway, "litellm")
-        gateway_url = self._url("litellm", 4000)
-        self._run("router", RouterContainer(services, keys["master"], self.target.router_timeout_s), "router")
-        self._run("bot", BotContainer(services, telegram_token, self.target.router_timeout_s + 5), "bot")
-        redis_url = f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0"
-        pg = self.containers["postgres"]
-        postgres_url = f"postgresql://harness@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}/postgres"
-        del postgres
-        langfuse_url, mock_url = self._url("langfuse", 3000), self._url("mockllm", 8000)
-        transport = langfuse_transport(self.config)
-        langfuse_note = langfuse_standin(transport, gateway_url, keys["master"],
-                                         LangfuseClient(langfuse_url, lf_public, lf_secret))
-        target = self.target.model_copy(update={
-            "provider": "containers",
-            "gateway": Endpoint(url=gateway_url, master_key=SecretStr(keys["master"]), health_url=gateway_url),
-            "langfuse": LangfuseTarget(url=langfuse_url, public_key=lf_public, secret_key=SecretStr(lf_secret),
-                                       standin=True),
-            "mock_url": mock_url, "toxiproxy_url": faults_url, "alerts_url": self._url("alerts", 9000),
-            "redis_url": SecretStr(redis_url), "postgres_url": SecretStr(postgres_url),
-            "teams": teams, "budget": budget,
-            "router_url": f"{self._url('router', 5678)}/webhook/litellm-route",
-            "telegram_url": self._url("telegram", 8081),
-            "standins": [langfuse_note,
-                         "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
-                         "fault proxy: harness Toxiproxy-compatible server (2.12 API)",
-                         "Telegram: harness Bot API stand-in (getMe, getUpdates, sendMessage)"],
-        })
-        versions = {**litellm_pin(), **{f"image_{k}": v for k, v in describe().items() if k in images},
-                    "langfuse_transport": TRANSPORTS.get(str(transport), "none")}
-        return Stack(target=target, provider="containers", gateway_url=gateway_url,
-                     master_key=SecretStr(keys["master"]), health_url=gateway_url, mock_url=mock_url,
-                     toxiproxy_url=faults_url, standins=target.standins, versions=versions, pids={},
-                     log_dir=self.log_dir,
-                     extra={"startup_s": {"total": round(time.monotonic() - started, 3)},
-                            "provider_keys": [keys["openai"], keys["anthropic"], keys["gemini"]],
-                            "langfuse_secret": lf_secret, "telegram_token": telegram_token, "containers": {
-                                n: c.get_wrapped_container().id[:12] for n, c in self.containers.items()},
-                            "provider_direct_url": self._url("toxiproxy", PROXY_PORTS["openai"])})
+        env = litellm_env(keys, provider_hosts={name: f"faults:{PROXY_PORTS[name]}" for name in
+                                                ("openai", "anthropic", "gemini")},
+                          redis=("faults", PROXY_PORTS["redis"]), langfuse_url="http://langfuse:3000",
+                          alerts_url="http://alerts:9000", teams_file=f"/app/keys/{keys_file.name}")
+        self._run("litellm", LiteLLMContainer(images["litellm"], self.config, keys_file).with_litellm_env(**env),
+                  "litellm")
+        self._run("router", RouterContainer(services, keys.master, self.target.router_timeout_s), "router")
+        self._run("bot", BotContainer(services, keys.telegram_token, self.target.router_timeout_s + 5), "bot")
+        at = Endpoints(gateway=self._url("litellm", 4000), langfuse=self._url("langfuse", 3000),
+                       mock=self._url("mockllm", 8000), faults=faults_url, alerts=self._url("alerts", 9000),
+                       router=f"{self._url('router', 5678)}/webhook/litellm-route",
+                       telegram=self._url("telegram", 8081),
+                       redis=f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
+                       postgres=f"postgresql://harness@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}/postgres",
+                       direct_openai=self._url("toxiproxy", PROXY_PORTS["openai"]),
+                       standins=["fault proxy: harness Toxiproxy-compatible server (2.12 API)"])
+        versions = {f"image_{k}": v for k, v in describe().items() if k in images}
+        logs = ServiceLogs(folder=self.log_dir,
+                           containers={n: c.get_wrapped_container().id[:12] for n, c in self.containers.items()})
+        return assemble(self.target, provider="containers", config=self.config, keys=keys, at=at, teams=teams,
+                        budget=budget, versions=versions, startup_s={"total": round(time.monotonic() - started, 3)},
+                        logs=logs)
 
     def _save_log(self, name: str, container: DockerContainer) -> Path:
         path = self.log_dir / f"{name}.log"

@@ -19,6 +19,7 @@ import jinja2
 from harness.criteria import CATALOGUE
 from harness.report import _plots
 from harness.report._mask import Masker
+from harness.results import RunResults
 
 __all__ = ["GROUPS", "build_report"]
 
@@ -61,10 +62,10 @@ def _log_tail(run_dir: Path, lines: int = 15) -> str:
     return ""
 
 
-def _records(data: dict[str, Any], run_dir: Path, mask: Masker) -> list[dict[str, Any]]:
+def _records(run: RunResults, run_dir: Path, mask: Masker) -> list[dict[str, Any]]:
     rows = []
     tail = None
-    for rec in sorted(data["records"], key=lambda r: (_ORDER.get(r["id"], 999), r.get("case", ""))):
+    for rec in sorted((r.model_dump() for r in run.records), key=lambda r: (_ORDER.get(r["id"], 999), r["case"])):
         evidence = mask.data(rec.get("evidence") or {})
         timeline = evidence.pop("timeline", None)
         if rec["status"] in ("FAIL", "ERROR") and tail is None:
@@ -123,14 +124,13 @@ def _chaos(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cases
 
 
-def _environment(data: dict[str, Any]) -> dict[str, Any]:
+def _environment(run: RunResults) -> dict[str, Any]:
     try:
         harness = version("gateway-harness")
     except PackageNotFoundError:
         harness = "unknown (not installed)"
-    return {"harness": harness, "provider": data.get("provider"), "target": data.get("target"),
-            "versions": data.get("versions") or {}, "machine": data.get("machine") or {},
-            "standins": data.get("standins") or [], "started": data.get("started"), "finished": data.get("finished")}
+    return {"harness": harness, "provider": run.provider, "target": run.target, "versions": run.versions,
+            "machine": run.machine, "standins": run.standins, "started": run.started, "finished": run.finished}
 
 
 def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
@@ -138,9 +138,9 @@ def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
     results = run_dir / "results.json"
     if not results.exists():
         raise FileNotFoundError(f"{run_dir}: no results.json; is this a run folder under reports/?")
-    data = json.loads(results.read_text())
+    run = RunResults.read(results)
     mask = Masker(secrets)
-    rows = _records(data, run_dir, mask)
+    rows = _records(run, run_dir, mask)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[row["group"]].append(row)
@@ -150,9 +150,9 @@ def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
     env.filters["fmt"] = _fmt
     counts = Counter(r["status"] for r in rows)
     html = env.get_template("report.html.j2").render(
-        run=data, verdict=data.get("verdict", "NO-GO"), groups=groups, counts=counts, rows=rows,
+        run=run, verdict=run.verdict, groups=groups, counts=counts, rows=rows,
         skips=[r for r in rows if r["status"] == "SKIP"], load=_load_sections(run_dir), chaos=_chaos(rows),
-        overhead=json.loads(overhead.read_text()) if overhead.exists() else None, environment=_environment(data),
+        overhead=json.loads(overhead.read_text()) if overhead.exists() else None, environment=_environment(run),
         results_sha256=hashlib.sha256(results.read_bytes()).hexdigest())
     out = run_dir / "index.html"
     out.write_text(mask.text(html))

@@ -3,12 +3,12 @@ by more than a tolerance (the direction comes from the criterion: a latency limi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.criteria import criterion
+from harness.results import Record, RunResults
 
 __all__ = ["Change", "compare_runs"]
 
@@ -29,11 +29,8 @@ class Change:
         return self.kind in ("new failure", "regression", "missing")
 
 
-def _load(run: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    path = run / "results.json" if run.is_dir() else run
-    if not path.exists():
-        raise FileNotFoundError(f"{run}: no results.json; give a run folder under reports/")
-    return {(r["id"], r.get("case", "")): r for r in json.loads(path.read_text())["records"]}
+def _load(run: Path) -> dict[tuple[str, str], Record]:
+    return {(r.id, r.case): r for r in RunResults.read(run).records}
 
 
 def _numbers(measured: Any) -> dict[str, float]:
@@ -54,12 +51,12 @@ def compare_runs(before: Path, after: Path, tolerance: float = 0.10, floor: floa
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
         if a is None or b is None:
-            changes.append(Change(*key, "added" if a is None else "missing", a and a["status"], b and b["status"]))
+            changes.append(Change(*key, "added" if a is None else "missing", a and a.status, b and b.status))
             continue
-        if a["status"] != b["status"]:
-            kind = "new failure" if b["status"] in ("FAIL", "ERROR") else "fixed" if a["status"] in (
-                "FAIL", "ERROR") and b["status"] == "PASS" else "status changed"
-            changes.append(Change(*key, kind, a["status"], b["status"], b.get("detail", "")))
+        if a.status != b.status:
+            kind = "new failure" if b.status in ("FAIL", "ERROR") else "fixed" if a.status in (
+                "FAIL", "ERROR") and b.status == "PASS" else "status changed"
+            changes.append(Change(*key, kind, a.status, b.status, b.detail))
             continue
         try:
             higher_is_worse = _HIGHER_IS_WORSE.get(criterion(key[0]).op)
@@ -67,7 +64,7 @@ def compare_runs(before: Path, after: Path, tolerance: float = 0.10, floor: floa
             higher_is_worse = None
         if higher_is_worse is None:
             continue
-        before_n, after_n = _numbers(a.get("measured")), _numbers(b.get("measured"))
+        before_n, after_n = _numbers(a.measured), _numbers(b.measured)
         for name in sorted(before_n.keys() & after_n.keys()):
             x, y = before_n[name], after_n[name]
             delta = y - x

@@ -2,28 +2,28 @@
 stack's Postgres, Redis and a truth repository; restored into fresh servers and compared. On an
 external deployment with `backup.store` in its target: its own newest set, checked and restored."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from harness import registry
 from harness.backups import BackupRig
-from harness.checks import backup
-from harness.results import NotApplicable, Outcome
+from harness.pytest_plugin import Decide, criteria
 from harness.stack import Stack
-
-Record = Callable[[Outcome], Outcome]
 
 
 @pytest.fixture(scope="module")
 def backups(stack: Stack, run_dir: Path) -> Iterator[BackupRig | None]:
+    """The reference job's rig, built only where its checks can run (the registry says which)."""
     target = stack.target
-    if stack.provider != "local" or target.postgres_url is None or target.redis_url is None:
+    if stack.lacks(registry.rig_needs("backups")) or target.postgres_url is None or target.redis_url is None:
         yield None
         return
     sink = stack.alerts()
     rig = BackupRig(target.postgres_url.get_secret_value(), target.redis_url.get_secret_value(),
                     stack.toxiproxy_url, run_dir / "backups", sink.hook_url("backup") if sink else None)
+    rig.sink = sink
     rig.seed()
     try:
         yield rig
@@ -32,44 +32,6 @@ def backups(stack: Stack, run_dir: Path) -> Iterator[BackupRig | None]:
         rig.close()
 
 
-def _rig(backups: BackupRig | None, stack: Stack) -> BackupRig:
-    if backups is None and stack.target.backup is not None:
-        raise NotApplicable("pruning old sets and cutting the store are tried on the reference job only, not on "
-                            "a deployment's own (BK-1 and BK-2 judge its newest set)")
-    if backups is None:
-        raise NotApplicable("the backup checks run the reference job on the embedded stack, whose Postgres and "
-                            "Redis the harness owns and can restore into fresh servers; for a deployment's own "
-                            "job, give its store as backup.store in the target (BK-1, BK-2)")
-    return backups
-
-
-@pytest.mark.criterion("BK-1", "BK-2")
-def test_backup_and_restore(backups: BackupRig | None, stack: Stack, record: Record) -> None:
-    if backups is None and stack.target.backup is not None:
-        latest, stamp = backup.latest_set(stack.target.backup)
-        outcomes = [record(latest), record(backup.latest_restores(stack.target.backup, stamp))]
-        assert all(outcomes), "; ".join(o.summary() for o in outcomes if not o)
-        return
-    rig = _rig(backups, stack)
-    listed, stamp = backup.runs_and_lists(rig, rig.local_store)
-    outcomes = [record(listed), record(backup.restore_matches(rig, rig.local_store, stamp))]
-    s3, s3_stamp = backup.runs_and_lists(rig, rig.s3_store())
-    outcomes.append(record(s3))
-    # the plan's store: "files appear in GCS" and "restore test succeeds" from there
-    gcs, gcs_stamp = backup.runs_and_lists(rig, rig.gcs_store())
-    outcomes += [record(gcs), record(backup.restore_matches(rig, rig.gcs_store(), gcs_stamp))]
-    assert all(outcomes) and s3_stamp, "; ".join(o.summary() for o in outcomes if not o)
-
-
-@pytest.mark.criterion("BK-3")
-def test_retention(backups: BackupRig | None, stack: Stack, record: Record) -> None:
-    rig = _rig(backups, stack)
-    outcome = record(backup.retention(rig, rig.local_store))
-    assert outcome, outcome.summary()
-
-
-@pytest.mark.criterion("BK-4")
-def test_unreachable_store(backups: BackupRig | None, stack: Stack, record: Record) -> None:
-    rig = _rig(backups, stack)
-    outcomes = [record(backup.failure_is_loud(rig, stack.alerts(), kind)) for kind in ("s3", "gs")]
-    assert all(outcomes), "; ".join(o.summary() for o in outcomes if not o)
+@pytest.mark.parametrize("ident", criteria("BK-1", "BK-3", "BK-4"))
+def test_backup(ident: str, backups: BackupRig | None, decide: Decide) -> None:
+    decide(ident, backups=backups)

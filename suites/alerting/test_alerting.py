@@ -12,11 +12,10 @@ import pytest
 
 from harness.alerting import AlertingRig
 from harness.alerting.rig import MissingAlerting
-from harness.alerts import AlertSink
 from harness.checks import alerting
-from harness.checks._calls import chat
 from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
+from harness.standins.alerts import AlertSink
 
 Record = Callable[[Outcome], Outcome]
 
@@ -32,8 +31,9 @@ def rig(stack: Stack, run_dir: Path) -> Iterator[AlertingRig]:
         pytest.exit(f"the alerting stack never scraped every target: {made.targets_up()}", returncode=3)
     # one call per chat model first: a gateway's first call to each provider takes seconds (imports,
     # connections), which would count as alerting delay in whichever case runs first
-    for model in stack.target.chat_models():
-        chat(stack, model.name, "warm-up")
+    with stack.gateway() as gateway:
+        for model in stack.target.chat_models():
+            gateway.chat(model.name, "warm-up")
     try:
         yield made
     finally:

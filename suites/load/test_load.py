@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import registry
 from harness.checks import load as checks
 from harness.load import LoadRefused, LoadRun, run_load
 from harness.load.overhead import measure_overhead
@@ -73,14 +74,14 @@ def test_health(load_runs: dict[str, LoadRun], stack: Stack, record: Record) -> 
 
 @pytest.mark.criterion("LD-6")
 def test_overhead(stack: Stack, record: Record, run_dir: Path) -> None:
-    faults, keys = stack.faults, stack.extra.get("provider_keys") or []
+    registry.require("LD-6", stack)
+    direct = stack.direct_provider
     model = stack.target.load.models[0]
-    deployment = next((m.deployment for m in stack.target.models if m.name == model), None) or ""
-    if "openai" not in faults or not keys or stack.master_key is None or not deployment.startswith("openai/"):
-        raise NotApplicable("LD-6 calls the provider directly: it needs the stack's provider path and key "
-                            "(embedded or containers stack) and an OpenAI-format first load model")
-    result = measure_overhead(stack.gateway_url, stack.master_key.get_secret_value(),
-                              f"http://{faults['openai'].address}", keys[0], model, deployment.split("/", 1)[1])
+    deployment = stack.target.deployment(model)
+    if direct is None or stack.master_key is None or not deployment.startswith("openai/"):
+        raise NotApplicable("LD-6 calls the provider directly: it needs an OpenAI-format first load model")
+    result = measure_overhead(stack.gateway_url, stack.master_key.get_secret_value(), direct.url,
+                              direct.key.get_secret_value(), model, deployment.split("/", 1)[1])
     (run_dir / "overhead.json").write_text(json.dumps(asdict(result), indent=1))
     outcome = record(checks.overhead(result, stack.target))
     assert outcome, outcome.summary()

@@ -20,7 +20,7 @@ from harness.chaos.inject import inject
 from harness.chaos.probe import ProbeResult
 from harness.chaos.scenario import Fault, Probe
 from harness.stack import Stack
-from harness.target import REPO, Target, TargetError
+from harness.target import REPO, Endpoint, Target, TargetError
 from tests.conftest import reference_config, start_stack
 
 SCENARIOS = load_scenarios(REPO / "scenarios")
@@ -149,7 +149,7 @@ def test_fb7_judges_a_silent_truncation_as_fail() -> None:
     case = Case(scenario, ("gpt-4", "claude-3"), "cut")
     silent = ProbeResult(status=200, seconds=0.1, sent_at=0, trace_id="x", text="half", finish_reason="stop",
                          served_by={"headers": "gpt-4"})
-    stack = Stack(target=Target.embedded(), provider="external", gateway_url="http://127.0.0.1:9", master_key=None)
+    stack = Stack.over(Target.embedded().model_copy(update={"gateway": Endpoint(url="http://127.0.0.1:9")}))
     assert not _judge("FB-7", case, scenario.method[0], silent, stack).passed
     silent.stream_error, silent.finish_reason = "APIConnectionError", None
     assert _judge("FB-7", case, scenario.method[0], silent, stack).passed

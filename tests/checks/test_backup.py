@@ -16,7 +16,7 @@ import pytest
 from harness._proc import Supervisor, free_port
 from harness.backups import BackupRig, _redis_up, open_store
 from harness.checks import backup
-from harness.providers.local import _binary, start_postgres
+from harness.providers.processes import binary, start_postgres
 from harness.stack import Stack
 from harness.target import BackupTarget
 
@@ -29,7 +29,7 @@ def postgres_url() -> Iterator[str]:
     supervisor = Supervisor(folder)
     supervisor.guard_dir(folder)
     try:
-        yield start_postgres(supervisor, (_binary("initdb", "postgresql"), _binary("postgres", "postgresql")), folder)
+        yield start_postgres(supervisor, (binary("initdb", "postgresql"), binary("postgres", "postgresql")), folder)
     finally:
         supervisor.close()
 
@@ -41,7 +41,7 @@ def redis_url() -> Iterator[str]:
     supervisor = Supervisor(folder)
     supervisor.guard_dir(folder)
     port = free_port()
-    server = supervisor.start("redis", [_binary("redis-server", "redis-server"), "--port", str(port), "--bind",
+    server = supervisor.start("redis", [binary("redis-server", "redis-server"), "--port", str(port), "--bind",
                                         "127.0.0.1", "--save", "", "--dir", str(folder)])
     supervisor.ready(server, lambda: _redis_up(port), 15)
     try:

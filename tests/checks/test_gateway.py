@@ -10,9 +10,9 @@ import pytest
 
 from harness._proc import free_port
 from harness.checks import gateway
-from harness.mockllm import MockControl
 from harness.stack import Stack
-from harness.target import Target
+from harness.standins.mockllm import MockControl
+from harness.target import Endpoint, Target
 from tests.conftest import reference_config, start_stack
 
 
@@ -44,8 +44,7 @@ def test_all_gateway_checks_pass_on_the_reference_stack(stack: Stack) -> None:
 def test_gw1_fails_when_the_gateway_does_not_answer(stack: Stack) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     target = stack.target.model_copy(update={"thresholds": {"GW-1": 1.0}})
-    outcome = gateway.gateway_ready(Stack(target=target, provider="external", gateway_url=dead,
-                                          master_key=None, health_url=dead))
+    outcome = gateway.gateway_ready(Stack.over(target.model_copy(update={"gateway": Endpoint(url=dead)})))
     assert not outcome.passed and "not ready within 1 s" in outcome.detail and "ConnectError" in outcome.detail
 
 
@@ -93,5 +92,5 @@ def test_gw5_fails_when_embeddings_fail(stack: Stack, mock: MockControl) -> None
 def test_checks_read_the_threshold_from_the_target(tmp_path: Path) -> None:
     target = Target.embedded().model_copy(update={"thresholds": {"GW-1": 0.5}})
     dead = f"http://127.0.0.1:{free_port()}"
-    outcome = gateway.gateway_ready(Stack(target=target, provider="external", gateway_url=dead, master_key=None))
+    outcome = gateway.gateway_ready(Stack.over(target.model_copy(update={"gateway": Endpoint(url=dead)})))
     assert outcome.threshold == 0.5

@@ -16,7 +16,7 @@ import pytest
 from harness._proc import Supervisor, free_port
 from harness.chaos import expand, load_scenarios, run_case
 from harness.checks import routing
-from harness.providers.local import _bot_polling, _http_ok
+from harness.providers.processes import bot_polling, http_ok
 from harness.stack import Stack
 from harness.target import REPO
 
@@ -45,13 +45,14 @@ def variant(stack: Stack) -> Iterator[Variant]:
                                                              "--port", str(port), "--gateway", gateway,
                                                              "--timeout", "5", *router],
                                        env={"LITELLM_MASTER_KEY": master})
-            supervisor.ready(service, lambda: _http_ok(f"http://127.0.0.1:{port}/health"), 30)
+            supervisor.ready(service, lambda: http_ok(f"http://127.0.0.1:{port}/health"), 30)
             target = target.model_copy(update={"router_url": f"http://127.0.0.1:{port}/webhook/litellm-route"})
         if bot is not None:
             port_file = folder / f"telegram-{started}.port"
             token = f"{4000 + started}:variant-token-{started}"
-            api = supervisor.start(f"telegram-{started}", [sys.executable, "-m", "harness.telegram", "--port-file",
-                                                           str(port_file)], env={"TELEGRAM_BOT_TOKEN": token})
+            api = supervisor.start(f"telegram-{started}", [sys.executable, "-m", "harness.standins.telegram",
+                                                           "--port-file", str(port_file)],
+                                   env={"TELEGRAM_BOT_TOKEN": token})
             supervisor.ready(api, port_file.exists, 15)
             url = f"http://127.0.0.1:{port_file.read_text()}"
             # the variant bot calls the variant router, else the shared one through its "router" fault proxy
@@ -60,7 +61,7 @@ def variant(stack: Stack) -> Iterator[Variant]:
             service = supervisor.start(f"bot-{started}", [sys.executable, str(REPO / "stack/bot/bot.py"), "--api", url,
                                                           "--router", router_hop, "--timeout", "10", *bot],
                                        env={"TELEGRAM_BOT_TOKEN": token})
-            supervisor.ready(service, lambda: _bot_polling(url), 30)
+            supervisor.ready(service, lambda: bot_polling(url), 30)
             target = target.model_copy(update={"telegram_url": url})
         return dataclasses.replace(stack, target=target, log_dir=folder)
 

@@ -11,10 +11,10 @@ import pytest
 
 from harness._http import App, Request, Response, json_response
 from harness.checks import cache
-from harness.mockllm._text import embed
 from harness.results import NotApplicable
 from harness.stack import Stack
-from harness.target import Target
+from harness.standins.mockllm._text import embed
+from harness.target import Endpoint, Target
 
 
 def _double(similarity: float) -> App:
@@ -34,8 +34,8 @@ def _double(similarity: float) -> App:
 
 
 def _stack(url: str, semantic: bool = True) -> Stack:
-    return Stack(target=Target.embedded().model_copy(update={"semantic_cache": semantic}), provider="external",
-                 gateway_url=url, master_key=None)
+    return Stack.over(Target.embedded().model_copy(update={"semantic_cache": semantic,
+                                                           "gateway": Endpoint(url=url)}))
 
 
 def test_ca2_passes_on_a_working_semantic_cache(serve_app: Callable[[App], str]) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.mockllm import MockControl
+from harness.standins.mockllm import MockControl
 
 
 @pytest.fixture
 def provider(tmp_path: Path) -> Iterator[tuple[str, MockControl]]:
     """A fresh mock provider process (URL, control); load goes to it directly, no gateway needed."""
     port_file = tmp_path / "mock.port"
-    process = subprocess.Popen([sys.executable, "-m", "harness.mockllm", "--port-file", str(port_file)],
+    process = subprocess.Popen([sys.executable, "-m", "harness.standins.mockllm", "--port-file", str(port_file)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while not port_file.exists():

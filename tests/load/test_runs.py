@@ -17,7 +17,7 @@ import pytest
 from harness.checks import load as checks
 from harness.load import LoadRefused, LoadSpec, Profile, Stage, open_loop, run_load
 from harness.load.overhead import measure_overhead
-from harness.mockllm import MockControl
+from harness.standins.mockllm import MockControl
 from harness.target import Target
 
 Provider = tuple[str, MockControl]

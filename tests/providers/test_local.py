@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from harness._proc import StartupError
-from harness.providers.local import LocalProvider, MissingDependency, _binary
+from harness.providers.local import LocalProvider
+from harness.providers.processes import MissingDependency, binary
 from harness.target import REPO, Target
 from tests.conftest import reference_config
 
@@ -90,7 +91,7 @@ def test_a_failed_start_names_the_service_and_leaves_nothing(tmp_path: Path) -> 
 
 def test_a_missing_binary_says_how_to_install_it() -> None:
     with pytest.raises(MissingDependency, match=r"not-a-server not found: run `sudo apt-get install -y pkg`"):
-        _binary("not-a-server", "pkg")
+        binary("not-a-server", "pkg")
 
 
 def test_sigkill_of_harness_up_is_cleaned_up_by_the_reaper(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_sigkill_of_harness_up_is_cleaned_up_by_the_reaper(tmp_path: Path) -> No
 
 def test_a_gateway_that_cannot_give_its_prices_is_said_not_fatal() -> None:
     from harness.langfuse import LangfuseClient
-    from harness.providers.local import langfuse_standin
+    from harness.providers.wiring import langfuse_standin
 
     note = langfuse_standin("otlp", "http://127.0.0.1:9", "sk-x", LangfuseClient("http://127.0.0.1:9", "pk", "sk"))
     assert "model prices NOT seeded (ConnectError" in note

@@ -1,0 +1,92 @@
+"""The Anthropic wire format: `/v1/messages`, plain and SSE (message_start … message_stop)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from harness._http import App, Request, Response, StreamingResponse, json_response
+from harness.standins.mockllm._text import content_text, count_tokens
+from harness.standins.mockllm.state import Call, MockState
+
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error",
+                500: "api_error", 503: "api_error", 529: "overloaded_error"}
+
+
+def error(status: int, message: str, retry_after: float | None = None) -> Response:
+    headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+    body = {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message}}
+    return json_response(body, status, headers)
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: ".encode() + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def register(app: App, state: MockState) -> None:
+    @app.route("POST", "/v1/messages")
+    async def messages(request: Request) -> Response | StreamingResponse:
+        if not state.key_ok("anthropic", request.headers.get("x-api-key")):
+            return error(401, "invalid x-api-key")
+        body = request.json()
+        system = body.get("system")
+        parts = [content_text(system)] if system else []
+        parts += [content_text(m.get("content")) for m in body["messages"]]
+        prompt = "\n".join(parts)
+        stream = bool(body.get("stream"))
+        call = state.begin("anthropic", body["model"], request, prompt, 3 * len(body["messages"]), stream,
+                           body.get("max_tokens"))
+        if call.behaviour.fails(state.rng):
+            status = call.behaviour.status or 500
+            state.failed(call, status)
+            return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        if stream:
+            return StreamingResponse(_stream(state, call))
+        await state.pace(call)
+        tokens = call.tokens()
+        state.answered(call, len(tokens))
+        return json_response({
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": call.model,
+            "content": [{"type": "text", "text": "".join(tokens)}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": call.prompt_tokens, "output_tokens": len(tokens)},
+        })
+
+    @app.route("POST", "/v1/messages/count_tokens")
+    async def count(request: Request) -> Response:
+        body = request.json()
+        text = "\n".join(content_text(m.get("content")) for m in body["messages"])
+        return json_response({"input_tokens": count_tokens(text) + 3 * len(body["messages"])})
+
+
+async def _stream(state: MockState, call: Call) -> AsyncIterator[bytes]:
+    ident = f"msg_{uuid.uuid4().hex[:24]}"
+    yield _event("message_start", {"type": "message_start", "message": {
+        "id": ident, "type": "message", "role": "assistant", "model": call.model, "content": [],
+        "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": call.prompt_tokens, "output_tokens": 1}}})
+    yield _event("content_block_start", {"type": "content_block_start", "index": 0,
+                                         "content_block": {"type": "text", "text": ""}})
+    yield _event("ping", {"type": "ping"})
+    sent = 0
+
+    def frame(index: int, token: str) -> bytes:
+        nonlocal sent
+        sent += 1
+        return _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "text_delta", "text": token}})
+
+    async for data in state.stream_tokens(call, frame):
+        yield data
+    state.answered(call, sent)
+    yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+    yield _event("message_delta", {"type": "message_delta",
+                                   "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                                   "usage": {"output_tokens": sent}})
+    yield _event("message_stop", {"type": "message_stop"})

@@ -1,0 +1,99 @@
+"""The Gemini wire format: `/v1beta/models/{model}:generateContent` and `:streamGenerateContent`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from harness._http import App, Request, Response, StreamingResponse, json_response
+from harness.standins.mockllm._text import content_text
+from harness.standins.mockllm.state import Call, MockState
+
+_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED",
+           500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+def error(status: int, message: str, retry_after: float | None = None) -> Response:
+    headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+    body = {"error": {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}}
+    return json_response(body, status, headers)
+
+
+def _prompt(body: dict[str, Any]) -> tuple[str, int]:
+    texts = []
+    system = body.get("systemInstruction") or body.get("system_instruction")
+    if system:
+        texts += [p.get("text", "") for p in system.get("parts", [])]
+    contents = body.get("contents", [])
+    for content in contents:
+        texts += [content_text(p.get("text", "")) for p in content.get("parts", [])]
+    return "\n".join(texts), len(contents)
+
+
+def _candidate(text: str, finish: str | None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    return candidate
+
+
+def _usage(call: Call, output: int) -> dict[str, int]:
+    return {"promptTokenCount": call.prompt_tokens, "candidatesTokenCount": output,
+            "totalTokenCount": call.prompt_tokens + output}
+
+
+def register(app: App, state: MockState) -> None:
+    async def handle(request: Request, model: str, stream: bool) -> Response | StreamingResponse:
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        if not state.key_ok("gemini", key):
+            return error(403, "API key not valid. Please pass a valid API key.")
+        body = request.json()
+        prompt, turns = _prompt(body)
+        config = body.get("generationConfig") or {}
+        call = state.begin("gemini", model, request, prompt, turns, stream, config.get("maxOutputTokens"))
+        if call.behaviour.fails(state.rng):
+            status = call.behaviour.status or 500
+            state.failed(call, status)
+            return error(status, f"mock: forced {status} for {model}", call.behaviour.retry_after_s)
+        if stream:
+            return StreamingResponse(_stream(state, call, request.query.get("alt") == "sse"),
+                                     content_type="text/event-stream" if request.query.get("alt") == "sse"
+                                     else "application/json")
+        await state.pace(call)
+        tokens = call.tokens()
+        state.answered(call, len(tokens))
+        return json_response({"candidates": [_candidate("".join(tokens), "STOP")],
+                              "usageMetadata": _usage(call, len(tokens)), "modelVersion": model})
+
+    @app.route("POST", "/v1beta/models/{model}:generateContent")
+    async def generate(request: Request) -> Response | StreamingResponse:
+        return await handle(request, request.params["model"], stream=False)
+
+    @app.route("POST", "/v1beta/models/{model}:streamGenerateContent")
+    async def stream_generate(request: Request) -> Response | StreamingResponse:
+        return await handle(request, request.params["model"], stream=True)
+
+
+async def _stream(state: MockState, call: Call, sse: bool) -> AsyncIterator[bytes]:
+    sent = 0
+    total = len(call.tokens())
+
+    def encode(payload: dict[str, Any], first: bool) -> bytes:
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        if sse:
+            return b"data: " + data + b"\r\n\r\n"
+        return (b"[" if first else b",\r\n") + data
+
+    def frame(index: int, token: str) -> bytes:
+        nonlocal sent
+        sent += 1
+        finish = "STOP" if index == total - 1 else None
+        return encode({"candidates": [_candidate(token, finish)], "usageMetadata": _usage(call, sent),
+                       "modelVersion": call.model}, first=index == 0)
+
+    async for data in state.stream_tokens(call, frame):
+        yield data
+    state.answered(call, sent)
+    if not sse:
+        yield b"]"

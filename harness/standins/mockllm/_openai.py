@@ -1,0 +1,121 @@
+"""The OpenAI wire format: `/v1/chat/completions` (plain and SSE) and `/v1/embeddings`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from harness._http import App, Request, Response, StreamingResponse, json_response
+from harness.standins.mockllm._text import content_text, count_tokens, embed
+from harness.standins.mockllm.state import Call, MockState
+
+_ERROR_TYPES = {429: "rate_limit_exceeded", 500: "server_error", 503: "service_unavailable"}
+
+
+def error(status: int, message: str, retry_after: float | None = None) -> Response:
+    headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+    body = {"error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"), "param": None,
+                      "code": _ERROR_TYPES.get(status, str(status))}}
+    return json_response(body, status, headers)
+
+
+def _key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return auth[7:] if auth.lower().startswith("bearer ") else request.headers.get("api-key")
+
+
+def register(app: App, state: MockState) -> None:
+    @app.route("POST", "/v1/chat/completions")
+    async def chat(request: Request) -> Response | StreamingResponse:
+        if not state.key_ok("openai", _key(request)):
+            return error(401, "Incorrect API key provided.")
+        body = request.json()
+        messages = body["messages"]
+        prompt = "\n".join(content_text(m.get("content")) for m in messages)
+        stream = bool(body.get("stream"))
+        call = state.begin("openai", body["model"], request, prompt, 4 * len(messages) + 3, stream,
+                           body.get("max_tokens") or body.get("max_completion_tokens"))
+        if call.behaviour.fails(state.rng):
+            status = call.behaviour.status or 500
+            state.failed(call, status)
+            return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        if stream:
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(_stream(state, call, include_usage))
+        await state.pace(call)
+        text = "".join(call.tokens())
+        state.answered(call, len(call.tokens()))
+        return json_response({
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": call.model,
+            "system_fingerprint": "fp_mock",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": _usage(call, len(call.tokens())),
+        })
+
+    @app.route("POST", "/v1/embeddings")
+    async def embeddings(request: Request) -> Response:
+        if not state.key_ok("openai", _key(request)):
+            return error(401, "Incorrect API key provided.")
+        body = request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        texts = [i if isinstance(i, str) else " ".join(map(str, i)) for i in inputs]
+        call = state.begin("openai", body["model"], request, "\n".join(texts), 0, False, None)
+        if call.behaviour.fails(state.rng):
+            status = call.behaviour.status or 500
+            state.failed(call, status)
+            return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        await state.pace(call)
+        dims = int(body.get("dimensions") or 1536)
+        tokens = sum(count_tokens(t) for t in texts)
+        return json_response({
+            "object": "list",
+            "model": call.model,
+            "data": [{"object": "embedding", "index": i, "embedding": embed(t, dims)} for i, t in enumerate(texts)],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        })
+
+    @app.route("GET", "/v1/models")
+    async def models(request: Request) -> Response:
+        return json_response({"object": "list", "data": []})
+
+
+def _usage(call: Call, completion: int) -> dict[str, Any]:
+    return {"prompt_tokens": call.prompt_tokens, "completion_tokens": completion,
+            "total_tokens": call.prompt_tokens + completion}
+
+
+async def _stream(state: MockState, call: Call, include_usage: bool) -> AsyncIterator[bytes]:
+    ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> bytes:
+        payload: dict[str, Any] = {"id": ident, "object": "chat.completion.chunk", "created": created,
+                                   "model": call.model, "system_fingerprint": "fp_mock",
+                                   "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                "finish_reason": finish}] if usage is None else []}
+        if usage is not None:
+            payload["usage"] = usage
+        return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+    sent = 0
+
+    def frame(index: int, token: str) -> bytes:
+        nonlocal sent
+        sent += 1
+        head = chunk({"role": "assistant", "content": ""}) if index == 0 else b""
+        return head + chunk({"content": token})
+
+    async for data in state.stream_tokens(call, frame):
+        yield data
+    state.answered(call, sent)
+    yield chunk({}, "stop")
+    if include_usage:
+        yield chunk({}, usage=_usage(call, sent))
+    yield b"data: [DONE]\n\n"
