@@ -17,7 +17,7 @@ from harness._proc import Supervisor, free_port
 from harness.chaos import expand, load_scenarios, run_case
 from harness.checks import routing
 from harness.providers.processes import bot_polling, http_ok
-from harness.stack import Stack
+from harness.stack import ServiceLogs, Stack
 from harness.target import REPO
 
 Variant = Callable[..., Stack]
@@ -63,7 +63,7 @@ def variant(stack: Stack) -> Iterator[Variant]:
                                        env={"TELEGRAM_BOT_TOKEN": token})
             supervisor.ready(service, lambda: bot_polling(url), 30)
             target = target.model_copy(update={"telegram_url": url})
-        return dataclasses.replace(stack, target=target, log_dir=folder)
+        return dataclasses.replace(stack, target=target, logs=ServiceLogs(folder=folder))
 
     yield make
     supervisor.close()
