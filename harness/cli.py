@@ -20,7 +20,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from harness.results import RunResults, new_run_dir
+from harness.results import ABORTED, RunResults, new_run_dir
 from harness.target import REPO, Target, TargetError, load_target
 
 app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan's success criteria.",
@@ -175,9 +175,13 @@ def status() -> None:
 ProviderOption = Annotated[str | None, typer.Option(
     "--provider", help="local (embedded processes), containers (Testcontainers) or external; default: the target's")]
 
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="pytest's own output and tracebacks too")]
 
-def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str], provider: str | None = None) -> None:
-    """Runs `suites/<suite>` through pytest, prints the verdict table; exit 0 only on GO."""
+
+def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str], provider: str | None = None,
+               verbose: bool = False) -> None:
+    """Runs `suites/<suite>` through pytest, prints the verdict table; exit 0 only on GO. pytest's own
+    tracebacks go to the run's `tracebacks.log` unless `verbose`."""
     import pytest
 
     if target is not None:
@@ -185,7 +189,8 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str],
     run_dir = new_run_dir(reports, suite)
     # Locust's pytest plugin stays off: gevent's patching must never reach the harness process
     args = [str(REPO / "suites" / suite), "-q", "-p", "no:cacheprovider", "-p", "no:locust", "--run-dir", str(run_dir),
-            "--rootdir", str(REPO), "--junitxml", str(run_dir / "junit.xml"), *extra]
+            "--rootdir", str(REPO), "--junitxml", str(run_dir / "junit.xml"), *extra,
+            *(["-v"] if verbose else ["--tb=no", "-p", "no:warnings"])]
     if importlib.util.find_spec("allure_pytest") is not None:
         args += ["--alluredir", str(run_dir / "allure-results")]
     if target is not None:
@@ -196,6 +201,9 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str],
         args += ["--provider", provider]
     code = pytest.main(args)
     results = run_dir / "results.json"
+    aborted = run_dir / ABORTED
+    if aborted.exists():
+        raise _fail(aborted.read_text().strip(), 3)
     if code in (2, 3, 4) and not results.exists():
         raise _fail(f"the {suite} suite did not run (pytest exit {code}); see the output above", 3)
     if not results.exists():
@@ -210,9 +218,9 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str],
 @app.command()
 def acceptance(target: TargetOption = None, reports: ReportsOption = Path("reports"),
                keyword: Annotated[str | None, typer.Option("-k", help="only checks matching this pytest -k")] = None,
-               provider: ProviderOption = None) -> None:
+               provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
     """Run the acceptance suite (GW, OBS ...) and print the verdict; exit 0 only on GO."""
-    _run_suite("acceptance", target, reports, ["-k", keyword] if keyword else [], provider)
+    _run_suite("acceptance", target, reports, ["-k", keyword] if keyword else [], provider, verbose)
 
 
 @app.command()
@@ -220,10 +228,10 @@ def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
           scenario: Annotated[list[str] | None, typer.Option(help="only this scenario or variant name (repeatable)")
                               ] = None,
           quick: Annotated[bool, typer.Option("--quick", help="CI-sized: first chain, quick variants")] = False,
-          provider: ProviderOption = None) -> None:
+          provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
     """Run the chaos scenarios (FB-1..FB-7, CA-5) against the stack; exit 0 only on GO."""
     extra = (["--quick"] if quick else []) + [arg for name in scenario or [] for arg in ("--scenario", name)]
-    _run_suite("chaos", target, reports, extra, provider)
+    _run_suite("chaos", target, reports, extra, provider, verbose)
 
 
 @app.command()
@@ -234,7 +242,7 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
          workers: Annotated[int, typer.Option(help="Locust workers (master/worker mode); 0 = one process")] = 0,
          rate: Annotated[float, typer.Option(help="open profile: requests/s")] = 10.0,
          arrival: Annotated[str, typer.Option(help="open/sweep: constant or poisson")] = "constant",
-         provider: ProviderOption = None) -> None:
+         provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
     """Run load profiles against the stack (LD-1..LD-6) and print the verdict; exit 0 only on GO."""
     from harness.load.plan import choose_profiles
 
@@ -248,33 +256,42 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
         raise _fail(f"{exc}; e.g. harness load --profile spike", 2) from None
     _run_suite("load", target, reports, ["--profile", profile, "--duration-scale", str(duration_scale),
                                          "--workers", str(workers), "--rate", str(rate), "--arrival", arrival],
-               provider)
+               provider, verbose)
 
 
 @app.command()
 def alerting(target: TargetOption = None, reports: ReportsOption = Path("reports"),
-             provider: ProviderOption = None) -> None:
+             provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
     """Start Prometheus + Alertmanager around the stack and cause each alert (AL-1..AL-5); exit 0 only on GO."""
-    _run_suite("alerting", target, reports, [], provider)
+    _run_suite("alerting", target, reports, [], provider, verbose)
 
 
 def _print_verdict(path: Path) -> None:
+    """One compact table (failures first, measured against required in words), why a NO-GO is one, how
+    much was verified, then the verdict."""
     run = RunResults.read(path)
+    order = {"FAIL": 0, "ERROR": 1, "SKIP": 2, "PASS": 3}
     table = Table(title=f"{run.suite} · {run.target} · provider {run.provider}", show_header=True)
-    for column in ("status", "ID", "case", "criterion", "measured", "threshold"):
+    for column in ("status", "ID", "case", "measured (required)"):
         table.add_column(column, overflow="fold")
     colours = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "magenta"}
-    for rec in run.records:
-        measured = f"{rec.measured} {rec.unit}".strip() if rec.measured is not None else "-"
-        table.add_row(f"[{colours[rec.status]}]{rec.status}[/]", rec.id, rec.case, rec.title, measured[:60],
-                      str(rec.threshold)[:40])
+    for rec in sorted(run.records, key=lambda r: order[r.status]):
+        line = rec.measured_vs_threshold() if rec.status in ("PASS", "FAIL") else rec.detail
+        table.add_row(f"[{colours[rec.status]}]{rec.status}[/]", rec.id, rec.case, line[:160])
     console.print(table)
     for rec in run.records:
-        if rec.status != "PASS":
-            console.print(f"[{colours[rec.status]}]{rec.id}[/]: {rec.detail}", highlight=False)
+        if rec.status in ("FAIL", "ERROR"):
+            console.print(f"[{colours[rec.status]}]{rec.id}[/]{f' [{rec.case}]' if rec.case else ''}: "
+                          f"{rec.detail}", highlight=False, markup=True)
+    if run.deviations:
+        console.print("deviations from the seed plans: " + "; ".join(run.deviations), highlight=False)
     if run.standins:
-        console.print("stand-ins: " + "; ".join(run.standins))
+        console.print("stand-ins: " + "; ".join(run.standins), highlight=False)
     verdict = run.verdict
+    console.print(f"{run.coverage()}", highlight=False)
+    traces = path.parent / "tracebacks.log"
+    if traces.exists():
+        console.print(f"tracebacks: {traces}", highlight=False)
     console.print(f"[bold {'green' if verdict == 'GO' else 'red'}]{verdict}[/]   results: {path}")
 
 

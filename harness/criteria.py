@@ -110,7 +110,8 @@ _ALL = [
     Criterion("CA-1", "002", "exact cache hit under the limit, no upstream call", 0.1, "s", "<"),
     Criterion("CA-2", "002", "semantic cache: paraphrases hit, unrelated prompts do not", 0.30, "ratio", ">="),
     Criterion("CA-4", "beyond", "where isolation is configured, no team is answered from another team's cache"),
-    Criterion("CA-3", "002", "a cache entry lives its configured TTL, and misses after it", 86_400, "s", "=="),
+    # the TTL itself is the plan's (plan.cache_ttl_s, the Fly.io plan's 1 day): the config's is evidence
+    Criterion("CA-3", "002", "a cache entry lives the plan's TTL, and misses after it", unit="s"),
     Criterion("SEC-1", "002", "known default and plain-text passwords are refused where a login exists"),
     Criterion("SEC-2", "beyond", "no provider, master or team key in logs, traces or results"),
     Criterion("SEC-3", "beyond", "a key limited to some models cannot call another"),

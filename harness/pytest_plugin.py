@@ -12,14 +12,16 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from harness import registry
+from harness.capabilities import Capability
 from harness.keys import KeyProvisioningError, provision, revoke
+from harness.preflight import unreachable
 from harness.providers import MissingDependency, provider_for
-from harness.results import NotApplicable, Outcome, Record, RunResults, Status, new_run_dir
+from harness.results import ABORTED, NotApplicable, Outcome, Record, RunResults, Status, new_run_dir
 from harness.stack import Stack
 from harness.target import Target, TargetError, Team, load_target
 
@@ -57,6 +59,15 @@ class _Run:
         self.results: RunResults | None = None
         self.dir: Path | None = None
         self.stack: Stack | None = None
+        self.aborted: str | None = None
+
+    def abort(self, reason: str) -> NoReturn:
+        """Stops the run before any check: no results (nothing was verified), the reason in `aborted.txt` for
+        the CLI's one line, exit 3."""
+        self.aborted = reason
+        if self.dir is not None:
+            (self.dir / ABORTED).write_text(reason + "\n")
+        pytest.exit(reason, returncode=3)
 
     def ensure(self, suite: str) -> RunResults:
         if self.results is None:
@@ -112,9 +123,14 @@ def stack(target: Target, pytestconfig: pytest.Config) -> Iterator[Stack]:
     try:
         live = provider.start()
     except (MissingDependency, TargetError) as exc:
-        pytest.exit(f"cannot start the stack: {exc}", returncode=3)
+        run.abort(f"cannot start the stack: {exc}")
     except RuntimeError as exc:
-        pytest.exit(f"stack failed to start: {exc}", returncode=3)
+        run.abort(f"stack failed to start: {exc}")
+    if Capability.OWNED not in live.capabilities:  # a stack the harness started has answered already
+        problem = unreachable(live.target)
+        if problem:
+            provider.stop()
+            run.abort(problem)
     minted: list[Team] = []
     try:
         if target.team_keys == "virtual" and target.teams:
@@ -122,9 +138,10 @@ def stack(target: Target, pytestconfig: pytest.Config) -> Iterator[Stack]:
             live.target = live.target.model_copy(update={"teams": minted})
     except KeyProvisioningError as exc:
         provider.stop()
-        pytest.exit(f"cannot mint the team keys: {exc}", returncode=3)
+        run.abort(f"cannot mint the team keys: {exc}")
     run.stack = live
     results.target, results.provider = target.name, live.provider
+    results.deviations = live.target.plan.deviations()
     results.standins = live.standins
     results.versions = {**live.versions, "team_keys": "virtual keys via /key/generate" if minted
                         else "keys given to the gateway (custom_auth keys file on the embedded stack)"}
@@ -206,12 +223,15 @@ def _suite_name(config: pytest.Config) -> str:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
+    run = item.config.stash[_RUN]
+    if report.failed and run.dir is not None:  # every traceback in the run folder (the CLI keeps them off screen)
+        with (run.dir / "tracebacks.log").open("a") as log:
+            log.write(f"==== {report.nodeid} ({report.when})\n{report.longreprtext}\n\n")
     marker = item.get_closest_marker("criterion")
     if marker is None or item.stash.get(_RECORDED, False):
         return report
     if report.when != "call" and report.passed:
         return report
-    run = item.config.stash[_RUN]
     results = run.ensure(_suite_name(item.config))
     outcomes = item.stash.get(_OUTCOMES, [])
     skipped_reason = ""
@@ -244,7 +264,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash[_RUN]
-    if run.results is None or run.dir is None:
+    if run.results is None or run.dir is None or run.aborted is not None:
         return
     if run.stack is not None:  # suites may have added stand-ins of their own (the backup stores)
         run.results.standins = list(run.stack.standins)
@@ -265,16 +285,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     config = terminalreporter.config
     run = config.stash[_RUN]
-    if run.results is None:
+    if run.results is None or run.aborted is not None:
         return
     terminalreporter.section("criteria")
-    for rec in run.results.records:
-        terminalreporter.write_line(f"{rec.status:5} {rec.id:6} measured={rec.measured!s:.60} "
-                                    f"threshold={rec.threshold!s:.40} {rec.detail[:120]}")
+    for line in run.results.reasons():
+        terminalreporter.write_line(line[:200])
     path = config.stash.get(_RESULTS_PATH, None)
-    terminalreporter.write_line(f"verdict: {run.results.verdict}   results: {path}")
+    terminalreporter.write_line(f"verdict: {run.results.verdict} ({run.results.coverage()})   results: {path}")
     if path is not None:
         problem = config.stash.get(_REPORT_ERROR, None)
         terminalreporter.write_line(f"report: {path.parent / 'index.html'}" if problem is None
                                     else f"report NOT built ({problem}); retry with: harness report {path.parent}")
-

@@ -18,7 +18,10 @@ from pydantic import BaseModel, Field
 
 from harness.criteria import criterion
 
-__all__ = ["NotApplicable", "Outcome", "Record", "RunResults", "Status", "new_run_dir"]
+__all__ = ["ABORTED", "NotApplicable", "Outcome", "Record", "RunResults", "Status", "new_run_dir", "plain"]
+
+
+ABORTED = "aborted.txt"  # in a run folder: why the run stopped before any check (the CLI's one line)
 
 
 class NotApplicable(Exception):
@@ -26,6 +29,21 @@ class NotApplicable(Exception):
     does not block GO, reported with its reason. Any other skip blocks."""
 
 Status = Literal["PASS", "FAIL", "SKIP", "ERROR"]
+
+
+def plain(value: Any) -> str:
+    """A measured value or threshold in words: numbers to 4 digits, dicts as `key: value, ...`."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
 
 
 class Outcome(BaseModel):
@@ -64,6 +82,11 @@ class Record(BaseModel):
     test: str = ""
     blocking: bool = True
 
+    def measured_vs_threshold(self) -> str:
+        """One line: what was measured against what was required, in words."""
+        measured = f"{plain(self.measured)} {self.unit}".strip() if self.measured is not None else "not measured"
+        return measured if self.threshold is None else f"{measured} (required: {plain(self.threshold)})"
+
     @classmethod
     def from_outcome(cls, outcome: Outcome, status: Status, duration_s: float, test: str) -> Record:
         crit = criterion(outcome.id)
@@ -86,12 +109,32 @@ class RunResults(BaseModel):
                                                              "platform": platform.platform(),
                                                              "cpus": str(os.cpu_count())})
     records: list[Record] = Field(default_factory=list)
+    deviations: list[str] = Field(default_factory=list, description="where the target's plan differs from the seeds")
 
     @property
     def verdict(self) -> Literal["GO", "NO-GO"]:
         """GO only if something was checked and nothing failed, errored or was skipped in a way that blocks."""
         ok = all(r.status == "PASS" or (r.status == "SKIP" and not r.blocking) for r in self.records)
         return "GO" if ok and any(r.status == "PASS" for r in self.records) else "NO-GO"
+
+    def reasons(self) -> list[str]:
+        """Why the verdict is NO-GO, one line per record that blocks it (failures first); empty on GO."""
+        if self.verdict == "GO":
+            return []
+        order = {"FAIL": 0, "ERROR": 1, "SKIP": 2}
+        blocking = sorted((r for r in self.records if r.status in ("FAIL", "ERROR") or
+                           (r.status == "SKIP" and r.blocking)), key=lambda r: order.get(r.status, 3))
+        lines = [f"{r.id}{f' [{r.case}]' if r.case else ''} {r.status}: {r.detail or 'no detail'}" for r in blocking]
+        return lines or ["nothing was verified: no criterion passed"]
+
+    def coverage(self) -> str:
+        """How much was verified: criteria that passed, against the criteria this run recorded."""
+        ids = {r.id for r in self.records}
+        passed = {r.id for r in self.records if r.status == "PASS"} - {r.id for r in self.records
+                                                                       if r.status in ("FAIL", "ERROR")}
+        unseen = sorted({r.id for r in self.records if r.status == "SKIP"} - passed)
+        line = f"{len(passed)} of {len(ids)} criteria verified"
+        return line + (f"; not observed: {', '.join(unseen)}" if unseen else "")
 
     @classmethod
     def read(cls, run: Path) -> RunResults:
@@ -106,6 +149,8 @@ class RunResults(BaseModel):
         path = run_dir / "results.json"
         data = self.model_dump()
         data["verdict"] = self.verdict
+        data["reasons"] = self.reasons()
+        data["coverage"] = self.coverage()
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, default=str))
         os.replace(tmp, path)

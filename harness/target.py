@@ -113,9 +113,35 @@ class AlertingSettings(_Model):
         return max(1.0, seconds * self.time_scale)
 
 
-class PlanModels(_Model):
-    """Which models play which part in the plans' checks (MOD-3, MOD-4, MOD-5, ESC-1, COST-1)."""
+class PlanTeam(_Model):
+    """A team key's limits as the plan sets them (the Fly.io plan's four keys)."""
 
+    rpm: int | None = None
+    tpm: int | None = None
+    daily_usd: float | None = None
+
+
+class Plan(_Model):
+    """What the deployment must do, defaulting to the two seed plans. The LiteLLM config and the keys file
+    under test are evidence compared against this, never the source of a threshold; a value set here that
+    differs from the seed plans is a deviation the report shows."""
+
+    # the VPS plan's slice 5 (LiteLLM option A; its OpenRouter step is not part of that config)
+    chains: dict[str, list[str]] = Field(
+        default_factory=lambda: {"gpt-4": ["claude-3", "gemini-2"], "claude-3": ["gpt-4", "gemini-2"],
+                                 "gemini-2": ["claude-3", "gpt-4"]},
+        description="fallback chains the gateway must have: primary -> the models after it, in order")
+    cache_ttl_s: float = Field(86_400, gt=0, description="the exact cache's entry lifetime (Fly.io plan: 1 day)")
+    teams: dict[str, PlanTeam] = Field(
+        default_factory=lambda: {"customer": PlanTeam(rpm=100, tpm=200_000, daily_usd=50),
+                                 "ceo": PlanTeam(rpm=60, tpm=120_000, daily_usd=25),
+                                 "background": PlanTeam(rpm=30, tpm=60_000, daily_usd=10),
+                                 "admin": PlanTeam(rpm=200, tpm=500_000, daily_usd=100)},
+        description="each team key's limits (Fly.io plan); keys of other teams are judged by their own file")
+    budget: ProxyBudget = Field(default_factory=lambda: ProxyBudget(monthly_usd=50, warning_usd=40),
+                                description="the proxy-wide monthly budget (VPS plan: $50, alert above $40)")
+
+    # which models play which part in the plans' checks (MOD-3, MOD-4, MOD-5, ESC-1, COST-1)
     cost_order: list[str] = Field(default_factory=lambda: ["gpt-4", "claude-3", "gemini-2"],
                                   description="most to least expensive for the same prompt")
     cheap_model: str = "gemini-2"
@@ -126,6 +152,36 @@ class PlanModels(_Model):
         default_factory=lambda: {"gpt-4": (10.0, 30.0), "claude-3": (3.0, 15.0), "gemini-2": (0.10, 0.40),
                                  "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.0)},
         description="USD per 1M input and output tokens: what the operator expects to be billed")
+
+    def deviations(self) -> list[str]:
+        """Where this plan differs from the seed plans, one line each, for the report."""
+        seed, out = Plan(), []
+        for name in type(self).model_fields:
+            mine, theirs = getattr(self, name), getattr(seed, name)
+            if isinstance(mine, dict) and isinstance(theirs, dict):
+                for key in sorted(mine.keys() | theirs.keys()):
+                    if mine.get(key) != theirs.get(key):
+                        out.append(f"plan.{name}.{key}: {_plain(mine.get(key))} (seed plan: {_plain(theirs.get(key))})")
+            elif mine != theirs:
+                out.append(f"plan.{name}: {_plain(mine)} (seed plan: {_plain(theirs)})")
+        return out
+
+    def chain(self, primary: str) -> list[str] | None:
+        """The plan's whole chain for a primary (primary first), or None when the plan has none for it."""
+        rest = self.chains.get(primary)
+        return [primary, *rest] if rest is not None else None
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, BaseModel):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.model_dump(exclude_none=True).items()) or "no limits"
+    if isinstance(value, list):
+        return " -> ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:.6g}"
+    return str(value)
 
 
 class BackupTarget(_Model):
@@ -184,7 +240,7 @@ class Target(_Model):
     alerting: AlertingSettings = Field(default_factory=lambda: AlertingSettings())
     team_keys: Literal["file", "virtual"] = Field(
         "file", description="file: the keys are given (custom_auth keys file); virtual: minted via /key/generate")
-    plan: PlanModels = Field(default_factory=lambda: PlanModels())
+    plan: Plan = Field(default_factory=lambda: Plan())
     quota_scale: float = Field(1.0, gt=0, le=1, description="embedded stack: team limits scaled for short runs")
     thresholds: dict[str, float] = Field(default_factory=dict)
     standins: list[str] = Field(default_factory=list, description="components that are stand-ins, for the report")
@@ -205,6 +261,15 @@ class Target(_Model):
             raise KeyError(f"{ident} has no numeric threshold")
         return value
 
+    def plan_limit(self, team: str, limit: Literal["rpm", "tpm", "daily_usd"]) -> float | None:
+        """The plan's limit for a team key, at this target's `quota_scale` (as the embedded stack scales its
+        keys file); None where the plan sets none for that team."""
+        planned = self.plan.teams.get(team)
+        value = getattr(planned, limit) if planned else None
+        if value is None:
+            return None
+        return round(value * self.quota_scale, 4) if limit == "daily_usd" else max(1, round(value * self.quota_scale))
+
     def meets(self, ident: str, measured: float, limit: float | None = None) -> bool:
         """Whether `measured` meets the criterion's threshold (this target's, or `limit` where a check derives
         one), in the catalogue's direction: a check never writes its own comparison."""
@@ -214,9 +279,15 @@ class Target(_Model):
         return [m for m in self.models if m.mode == "chat"]
 
     def with_litellm_config(self, path: Path) -> Target:
-        """Fills models and fallbacks from a LiteLLM config, unless the target lists its own."""
+        """Models and fallbacks from a LiteLLM config. Models the target lists merge with the config's: a
+        name the config has takes its deployment and mode from there unless the target says otherwise, and a
+        name it lacks stays (GW-2 then shows it missing from the gateway's catalogue)."""
         models, fallbacks = read_litellm_config(path)
-        return self.model_copy(update={"litellm_config": path, "models": self.models or models,
+        merged = {m.name: m for m in models}
+        for mine in self.models:
+            known = merged.get(mine.name)
+            merged[mine.name] = known.model_copy(update=mine.model_dump(exclude_unset=True)) if known else mine
+        return self.model_copy(update={"litellm_config": path, "models": list(merged.values()),
                                        "fallbacks": self.fallbacks or fallbacks})
 
     def deployment(self, alias: str) -> str:

@@ -34,15 +34,17 @@ def test_a_malformed_target_is_one_line_and_exit_2(tmp_path: Path, text: str, ex
     assert not (tmp_path / "reports").exists()
 
 
-def test_a_dead_external_gateway_is_a_no_go_with_reasons(tmp_path: Path) -> None:
+def test_a_dead_external_gateway_is_one_line_and_exit_3_before_any_suite(tmp_path: Path) -> None:
     target = tmp_path / "target.yaml"
     target.write_text("provider: external\ngateway:\n  url: http://127.0.0.1:9\n  master_key: k\n"
-                      f"litellm_config: {REFERENCE_CONFIG}\nthresholds:\n  GW-1: 1\n")
-    result = _harness("acceptance", "--target", str(target), "--reports", str(tmp_path / "reports"), "-k", "gw_1")
-    assert result.returncode == 1, result.stdout[-2000:]
-    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
-    assert data["verdict"] == "NO-GO" and data["records"][0]["status"] == "FAIL"
-    assert "not ready within 1 s" in data["records"][0]["detail"] and "NO-GO" in result.stdout
+                      f"litellm_config: {REFERENCE_CONFIG}\n")
+    result = _harness("acceptance", "--target", str(target), "--reports", str(tmp_path / "reports"))
+    assert result.returncode == 3, result.stdout[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: gateway.url: http://127.0.0.1:9 is unreachable (ConnectError")
+    assert "check the URL in the target file" in lines[0]
+    assert "Traceback" not in result.stdout and not list((tmp_path / "reports").glob("*/results.json"))
 
 
 def test_a_broken_embedded_stack_is_a_no_go_and_leaves_no_process(tmp_path: Path) -> None:

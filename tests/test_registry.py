@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from harness import registry
+from harness._http import App
 from harness.capabilities import ENABLED_BY, Capability
 from harness.criteria import CATALOGUE
 from harness.registry import MissingCapability
@@ -78,7 +79,7 @@ def test_every_registered_check_names_a_known_criterion_and_needs_only_known_cap
 def test_every_acceptance_criterion_is_collected_by_a_suite(pytester: pytest.Pytester) -> None:
     """A check registered but never collected would be silently absent from every run."""
     suites = Path(__file__).resolve().parent.parent / "suites" / "acceptance"
-    result = pytester.runpytest("-p", "harness.pytest_plugin", "--collect-only", "-q", str(suites))
+    result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "--collect-only", "-q", str(suites))
     collected = "\n".join(result.outlines)
     registry.checks_for("GW-1")
     missing = [i for i, checks in registry.REGISTRY.items()
@@ -86,9 +87,11 @@ def test_every_acceptance_criterion_is_collected_by_a_suite(pytester: pytest.Pyt
     assert not missing, f"registered but in no acceptance suite: {missing}"
 
 
-def test_through_the_plugin_the_skip_is_recorded_as_not_blocking(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_through_the_plugin_the_skip_is_recorded_as_not_blocking(pytester: pytest.Pytester, tmp_path: Path,
+                                                                  serve_app: Callable[[App], str]) -> None:
+    url = serve_app(App())  # something listens (404 to everything): the pre-flight passes
     target = tmp_path / "target.yaml"
-    target.write_text("provider: external\ngateway: {url: 'http://127.0.0.1:9'}\n")
+    target.write_text(f"provider: external\ngateway: {{url: '{url}'}}\n")
     pytester.makepyfile(test_suite='''
 import pytest
 from harness.pytest_plugin import criteria
@@ -98,7 +101,10 @@ def test_it(ident, decide):
     decide(ident)
 ''')
     run_dir = tmp_path / "run"
-    result = pytester.runpytest("-p", "harness.pytest_plugin", "--run-dir", str(run_dir), "--target", str(target))
+    # in a child process: an in-process run would unload the HTTP modules it imported first (pytester restores
+    # sys.modules), leaving later tests with exception classes httpx no longer maps
+    result = pytester.runpytest_subprocess("-p", "harness.pytest_plugin", "--run-dir", str(run_dir), "--target",
+                                           str(target))
     result.assert_outcomes(skipped=2)
     records = {r["id"]: r for r in json.loads((run_dir / "results.json").read_text())["records"]}
     assert records["OBS-1"]["status"] == "SKIP" and not records["OBS-1"]["blocking"]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.chaos.chains import chains_to_test
 from harness.target import Target, TargetError
 
 __all__ = ["Case", "Fault", "Probe", "Scenario", "expand", "load_scenarios"]
@@ -99,12 +100,10 @@ def load_scenarios(folder: Path) -> list[Scenario]:
 
 def expand(scenarios: list[Scenario], target: Target, quick: bool = False,
            only: str | Collection[str] | None = None) -> list[Case]:
-    """Every (scenario, chain, variant) to run: chains come from the target's fallbacks; `only` keeps the
-    scenarios named, or those having a variant of that name."""
+    """Every (scenario, chain, variant) to run: the plan's chains (then any only the config declares); `only`
+    keeps the scenarios named, or those having a variant of that name."""
     wanted = {only} if isinstance(only, str) else set(only or ())
-    order = {m.name: i for i, m in enumerate(target.models)}
-    chains = sorted(((model, *fallbacks) for model, fallbacks in target.fallbacks.items()),
-                    key=lambda chain: order.get(chain[0], len(order)))
+    chains = chains_to_test(target)
     cases = []
     for scenario in scenarios:
         if wanted and not wanted & {scenario.name, *scenario.variants}:

@@ -123,8 +123,10 @@ def _redis_ttl(url: str, key: str) -> int | None:
 
 @check("CA-3")
 def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
-    """CA-3: a cached entry carries the configured TTL in Redis, and an entry past its TTL misses."""
-    expected = configured_ttl(stack) or stack.target.threshold("CA-3")
+    """CA-3: a cached entry carries the plan's TTL in Redis (the config's TTL is evidence, compared with the
+    plan), and an entry past its TTL misses."""
+    expected = stack.target.plan.cache_ttl_s
+    configured = configured_ttl(stack)
     model = stack.target.plan.cheap_model
     first = chat(stack, model, "ttl probe", cache=True)
     # LiteLLM names the cache key on a hit only
@@ -139,15 +141,18 @@ def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
     chat(stack, model, "short ttl probe", nonce=short.nonce, cache=True)
     upstream = provider_entries(stack, short, since)
     problems = []
+    if configured is not None and abs(configured - expected) > 60:
+        problems.append(f"the config sets ttl {configured:.0f} s; the plan requires {expected:.0f} s "
+                        "(plan.cache_ttl_s)")
     if redis_ttl is None:
         problems.append(f"no TTL readable in Redis for cache key {key!r}")
     elif abs(redis_ttl - expected) > 60:
-        problems.append(f"entry TTL {redis_ttl} s, configured {expected:.0f} s")
+        problems.append(f"entry TTL {redis_ttl} s in Redis; the plan requires {expected:.0f} s")
     if upstream is not None and len(upstream) != 2:
         problems.append(f"after its {short_ttl_s:g} s TTL the entry still answered ({len(upstream)} upstream calls)")
     return Outcome(id="CA-3", passed=not problems, measured=redis_ttl, threshold=expected, unit="s",
                    detail="; ".join(problems) or f"entry TTL {redis_ttl} s; a {short_ttl_s:g} s entry expired",
-                   evidence={"cache_key": key})
+                   evidence={"cache_key": key, "config_ttl_s": configured})
 
 
 def _pair(stack: Stack) -> tuple[str, str]:

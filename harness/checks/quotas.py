@@ -44,25 +44,33 @@ def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[
 
 @check("QT-1")
 def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
-    """QT-1: a burst above the key's rpm: the first rpm calls pass, call rpm+1 gets 429 with rate headers."""
+    """QT-1: a burst above the plan's rpm for the key: the first rpm calls pass, call rpm+1 gets 429 with rate
+    headers. The rpm is the plan's (the keys file's is evidence); a team the plan does not name is judged
+    by its own configured rpm."""
     team = _team(stack, team_name, "QT-1", "rpm", "rpm")
     if isinstance(team, Outcome):
         return team
-    if team.rpm is None or team.rpm >= MAX_BURST:  # None was ruled out by _team
-        return Outcome(id="QT-1", passed=False, detail=f"rpm {team.rpm} is above the burst bound {MAX_BURST}; "
+    planned = stack.target.plan_limit(team.team, "rpm")
+    rpm = int(planned) if planned is not None else team.rpm
+    if rpm is None or rpm >= MAX_BURST:  # None was ruled out by _team
+        return Outcome(id="QT-1", passed=False, detail=f"rpm {rpm} is above the burst bound {MAX_BURST}; "
                                                        "set quota_scale in the target")
-    calls = _burst(stack, team, team.rpm + 1)
+    calls = _burst(stack, team, rpm + 1)
     first_429 = next((i for i, c in enumerate(calls, start=1) if c.status == 429), None)
     other = {c.status for c in calls if c.status not in (200, 429)}
     headers = {h: calls[-1].headers[h] for h in _RATE_HEADERS if h in calls[-1].headers}
-    ok = first_429 == team.rpm + 1 and not other and bool(headers)
-    detail = f"429 at call {first_429} of a burst against rpm {team.rpm}" if first_429 else \
-        f"no 429 after {len(calls)} calls against rpm {team.rpm}"
+    ok = first_429 == rpm + 1 and not other and bool(headers)
+    source = "the plan's" if planned is not None else "its configured"
+    detail = f"429 at call {first_429} of a burst against {source} rpm {rpm}" if first_429 else \
+        f"no 429 after {len(calls)} calls against {source} rpm {rpm}"
+    if planned is not None and team.rpm != rpm:
+        detail += f"; the key is configured with rpm {team.rpm}, the plan says {rpm}"
     if first_429 and not headers:
         detail += "; the 429 carries no Retry-After or x-ratelimit header"
-    return Outcome(id="QT-1", passed=ok, measured=first_429, threshold=team.rpm + 1, unit="calls",
+    return Outcome(id="QT-1", passed=ok, measured=first_429, threshold=rpm + 1, unit="calls",
                    detail=detail + (f"; other statuses {sorted(other)}" if other else ""),
-                   evidence={"team": team.team, "rate_headers": headers})
+                   evidence={"team": team.team, "rate_headers": headers, "configured_rpm": team.rpm,
+                             "plan_rpm": planned})
 
 
 @check("QT-2")

@@ -19,7 +19,7 @@ import jinja2
 from harness.criteria import CATALOGUE
 from harness.report import _plots
 from harness.report._mask import Masker
-from harness.results import RunResults
+from harness.results import RunResults, plain
 
 __all__ = ["GROUPS", "build_report"]
 
@@ -42,18 +42,6 @@ def _source(source: str) -> str:
     return "; ".join(parts)
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_fmt(v) for v in value)
-    return str(value)
-
-
 def _log_tail(run_dir: Path, lines: int = 15) -> str:
     for name in ("litellm.log", "load-runner.log"):
         path = run_dir / "logs" / name
@@ -71,8 +59,8 @@ def _records(run: RunResults, run_dir: Path, mask: Masker) -> list[dict[str, Any
         if rec["status"] in ("FAIL", "ERROR") and tail is None:
             tail = mask.text(_log_tail(run_dir))
         rows.append({**rec, "group": GROUPS.get(rec["id"].split("-")[0], "Other"), "plan": _source(rec["source"]),
-                     "measured_text": mask.text(f"{_fmt(rec.get('measured'))} {rec.get('unit') or ''}".strip()),
-                     "threshold_text": mask.text(_fmt(rec.get("threshold"))), "detail": mask.text(rec["detail"]),
+                     "measured_text": mask.text(f"{plain(rec.get('measured'))} {rec.get('unit') or ''}".strip()),
+                     "threshold_text": mask.text(plain(rec.get("threshold"))), "detail": mask.text(rec["detail"]),
                      "evidence_json": json.dumps(evidence, indent=1, default=str)[:_EVIDENCE_CHARS] if evidence
                      else "", "trace_id": evidence.get("trace_id") if isinstance(evidence, dict) else None,
                      "log_tail": tail if rec["status"] in ("FAIL", "ERROR") else "", "timeline": timeline})
@@ -147,7 +135,7 @@ def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
     overhead = run_dir / "overhead.json"
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = plain
     counts = Counter(r["status"] for r in rows)
     html = env.get_template("report.html.j2").render(
         run=run, verdict=run.verdict, groups=groups, counts=counts, rows=rows,

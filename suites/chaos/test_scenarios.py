@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.chaos import Case, FaultUnavailable, available, expand, load_scenarios, run_case
+from harness.chaos import Case, FaultUnavailable, available, chains_configured, expand, load_scenarios, run_case
 from harness.results import Outcome
 from harness.stack import Stack
 from harness.target import REPO, Target, TargetError, load_target
@@ -38,6 +38,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                      marks=pytest.mark.criterion(*dict.fromkeys(c for p in case.scenario.method for c in p.criteria),
                                                  *(case.scenario.recovery.criteria if case.scenario.recovery else [])))
         for case in cases])
+
+
+@pytest.mark.criterion("FB-1")
+def test_chains_as_planned(stack: Stack, record: Callable[[Outcome], Outcome]) -> None:
+    """Each plan chain is in the config under test, as the plan has it (the probes then show what the
+    gateway does with it); a config without fallbacks FAILs here, naming each missing chain."""
+    outcomes = [record(o) for o in chains_configured(stack.target)]
+    assert all(outcomes), "; ".join(o.summary() for o in outcomes if not o)
 
 
 def test_scenario(case: Case, stack: Stack, record: Callable[[Outcome], Outcome]) -> None:

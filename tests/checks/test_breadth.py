@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from harness.standins import alerts
 from harness._http import App
 from harness.checks import audit, budget, cache, models, observability, quotas, security
 from harness.providers.local import LocalProvider
 from harness.stack import Stack
+from harness.standins import alerts
 from harness.standins.mockllm import MockControl
 from harness.target import Target
 from tests.conftest import reference_config, start_stack
