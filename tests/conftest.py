@@ -7,38 +7,43 @@ Broken stacks are built from the reference config with one or more things remove
 from __future__ import annotations
 
 import shutil
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import yaml
 
 from harness._http import App, serve
+from harness._proc import free_port
 from harness.providers.local import LocalProvider
 from harness.stack import Stack
 from harness.standins.mockllm import MockControl
 from harness.target import REFERENCE_CONFIG, Target
 
 
+def serve_in_thread(app: App) -> str:
+    """Runs an App on an ephemeral loopback port in a daemon thread; returns its base URL."""
+    ready = threading.Event()
+    port: list[int] = []
+
+    def on_ready(bound: int) -> None:
+        port.append(bound)
+        ready.set()
+
+    threading.Thread(target=serve, args=(app, "127.0.0.1", 0, on_ready), daemon=True).start()
+    assert ready.wait(10), "server did not start"
+    return f"http://127.0.0.1:{port[0]}"
+
+
 @pytest.fixture
 def serve_app() -> Callable[[App], str]:
     """Runs an App on an ephemeral loopback port in a daemon thread; returns its base URL."""
-
-    def start(app: App) -> str:
-        ready = threading.Event()
-        port: list[int] = []
-
-        def on_ready(bound: int) -> None:
-            port.append(bound)
-            ready.set()
-
-        threading.Thread(target=serve, args=(app, "127.0.0.1", 0, on_ready), daemon=True).start()
-        assert ready.wait(10), "server did not start"
-        return f"http://127.0.0.1:{port[0]}"
-
-    return start
+    return serve_in_thread
 
 
 def reference_config(tmp: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
@@ -74,3 +79,27 @@ def mock(stack: Stack) -> Iterator[MockControl]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The healthy embedded reference stack (real LiteLLM), shared by the tests that need one."""
     yield from start_stack(tmp_path_factory.mktemp("healthy"), Target.embedded())
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis of the tests' own (a real redis-server on loopback), for the session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server missing: apt-get install -y redis-server (or make deps)")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir",
+                                str(folder)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis did not start"
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)

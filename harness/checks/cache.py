@@ -38,7 +38,11 @@ _SEMANTIC_TYPES = {"redis-semantic", "qdrant-semantic"}
 @check("CA-1")
 def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
     """CA-1: the same request again: answered under the limit with no upstream call. The hit's latency
-    is the median of `hits` repeats on an open connection, so one scheduler hiccup is not the verdict."""
+    is the median of `hits` repeats on an open connection, so one scheduler hiccup is not the verdict.
+
+    A hit is decided by the gateway's cache signal on every repeat (LiteLLM names the entry's key, on a
+    hit only) and, where the provider log is readable, by one upstream call for all of them; both must
+    agree. Latency and equal answers alone cannot tell a hit from a fast provider."""
     limit = stack.target.threshold("CA-1")
     model = stack.target.plan.cheap_model
     mock = stack.mock()
@@ -55,6 +59,9 @@ def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
     statuses = {status for status, _ in answers}
     if first.status != 200 or statuses != {200}:
         problems.append(f"HTTP {first.status}/{sorted(statuses)}")
+    signalled = sum(r.cache_hit for r in repeats)
+    if signalled != hits:
+        problems.append(f"{hits - signalled} of {hits} repeats carried no cache signal (x-litellm-cache-key)")
     if upstream is not None and len(upstream) != 1:
         problems.append(f"{len(upstream)} upstream calls for {hits + 1} identical requests")
     if not stack.target.meets("CA-1", seconds):
@@ -62,9 +69,11 @@ def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
     if any(text != content for _, text in answers):
         problems.append("a repeated answer differs from the first")
     return Outcome(id="CA-1", passed=not problems, measured=round(seconds, 4), threshold=limit, unit="s",
-                   detail="; ".join(problems) or f"hit in {seconds * 1000:.1f} ms (median of {hits}), one upstream "
-                                                 "call",
-                   evidence={"cache_key": repeats[-1].headers.get("x-litellm-cache-key"),
+                   detail="; ".join(problems) or f"hit in {seconds * 1000:.1f} ms (median of {hits}); every repeat "
+                   "carried x-litellm-cache-key; " + ("one upstream call for all" if upstream is not None
+                                                      else "provider log not available (mock_url)"),
+                   evidence={"decided_by": ["cache signal"] + (["provider log"] if upstream is not None else []),
+                             "cache_key": repeats[-1].headers.get("x-litellm-cache-key"),
                              "hit_ms": [round(s * 1000, 1) for s in samples],
                              "upstream_calls": None if upstream is None else len(upstream)})
 
@@ -137,8 +146,9 @@ def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
     mock = stack.mock()
     since = mock.last_seq() if mock else 0
     short = chat(stack, model, "short ttl probe", cache={"ttl": short_ttl_s})
+    early = chat(stack, model, "short ttl probe", nonce=short.nonce, cache=True)  # cached at all?
     time.sleep(short_ttl_s + 1.0)
-    chat(stack, model, "short ttl probe", nonce=short.nonce, cache=True)
+    late = chat(stack, model, "short ttl probe", nonce=short.nonce, cache=True)
     upstream = provider_entries(stack, short, since)
     problems = []
     if configured is not None and abs(configured - expected) > 60:
@@ -148,11 +158,19 @@ def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
         problems.append(f"no TTL readable in Redis for cache key {key!r}")
     elif abs(redis_ttl - expected) > 60:
         problems.append(f"entry TTL {redis_ttl} s in Redis; the plan requires {expected:.0f} s")
+    if not early.cache_hit:
+        problems.append(f"a {short_ttl_s:g} s entry was not a hit right after it was written, so its expiry says "
+                        "nothing")
+    elif late.cache_hit:
+        problems.append(f"after its {short_ttl_s:g} s TTL the entry still answered (cache signal on the repeat)")
     if upstream is not None and len(upstream) != 2:
-        problems.append(f"after its {short_ttl_s:g} s TTL the entry still answered ({len(upstream)} upstream calls)")
+        problems.append(f"{len(upstream)} upstream calls for a {short_ttl_s:g} s entry asked 3 times across its TTL "
+                        "(expected 2: the first and the one after expiry)")
     return Outcome(id="CA-3", passed=not problems, measured=redis_ttl, threshold=expected, unit="s",
                    detail="; ".join(problems) or f"entry TTL {redis_ttl} s; a {short_ttl_s:g} s entry expired",
-                   evidence={"cache_key": key, "config_ttl_s": configured})
+                   evidence={"cache_key": key, "config_ttl_s": configured,
+                             "decided_by": ["Redis TTL", "cache signal"] + (["provider log"] if upstream is not None
+                                                                           else [])})
 
 
 def _pair(stack: Stack) -> tuple[str, str]:
@@ -194,4 +212,5 @@ def team_isolation(stack: Stack, teams: tuple[str, str] | None = None) -> Outcom
                    (f"{teams[1]} was answered from {teams[0]}'s cache entry" if crossed else
                     f"{teams[1]} got its own answer; {teams[0]} hit its own entry" if own_hit else
                     "no cache hit even for the same team: the isolation result says nothing"),
-                   evidence={"upstream_calls": None if upstream is None else len(upstream), "teams": list(teams)})
+                   evidence={"upstream_calls": None if upstream is None else len(upstream), "teams": list(teams),
+                             "decided_by": ["cache signal"] + (["provider log"] if upstream is not None else [])})

@@ -128,10 +128,14 @@ def auth_enforced(stack: Stack) -> Outcome:
     if upstream:
         problems.append(f"{upstream} call(s) reached the provider")
     detail = "; ".join(problems) or "every unauthenticated call got 401"
-    if upstream is None:
-        detail += " (upstream calls not verifiable: no provider control in this stack)"
+    if upstream is None:  # decided on the answers alone: say so, never claim what was not seen
+        detail += "; whether any reached a provider was not observed (no provider log: mock_url)"
+    elif not problems:
+        detail += ", and none reached a provider (provider log)"
     return Outcome(id="GW-4", passed=not problems, measured=statuses, threshold="401 for each, 0 upstream calls",
-                   detail=detail, evidence={"upstream_calls": upstream})
+                   detail=detail, evidence={"upstream_calls": upstream,
+                                            "decided_by": ["status codes"] + (["provider log"] if upstream is not None
+                                                                              else [])})
 
 
 @check("GW-5")
