@@ -121,6 +121,16 @@ class PlanTeam(_Model):
     daily_usd: float | None = None
 
 
+class ServingBudget(_Model):
+    """'Keeps serving' under a fault, in seconds: every request of a short burst within `per_request_s` (the
+    VPS plan's 5 s for a fallback answer) and the burst's P95 within `p95_s` (the Fly.io plan's agents: P95
+    under 2 s). A 200 after 25 s is an outage to an agent whose client gives up sooner."""
+
+    per_request_s: float = Field(5.0, gt=0)
+    p95_s: float = Field(2.0, gt=0)
+    burst: int = Field(10, ge=1, le=50, description="requests sent under the fault")
+
+
 class Plan(_Model):
     """What the deployment must do, defaulting to the two seed plans. The LiteLLM config and the keys file
     under test are evidence compared against this, never the source of a threshold; a value set here that
@@ -140,6 +150,8 @@ class Plan(_Model):
         description="each team key's limits (Fly.io plan); keys of other teams are judged by their own file")
     budget: ProxyBudget = Field(default_factory=lambda: ProxyBudget(monthly_usd=50, warning_usd=40),
                                 description="the proxy-wide monthly budget (VPS plan: $50, alert above $40)")
+    serving: ServingBudget = Field(default_factory=lambda: ServingBudget(),
+                                   description="what 'keeps serving' under a fault means: a latency budget")
 
     # which models play which part in the plans' checks (MOD-3, MOD-4, MOD-5, ESC-1, COST-1)
     cost_order: list[str] = Field(default_factory=lambda: ["gpt-4", "claude-3", "gemini-2"],

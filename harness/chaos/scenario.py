@@ -47,6 +47,8 @@ class Probe(_Data):
     expect: Expect
     criteria: list[str] = Field(default_factory=list)
     cache: bool = Field(False, description="let the gateway use its cache (CA-5 needs the cache path)")
+    burst: bool = Field(False, description="send the plan's serving burst (plan.serving.burst requests) and judge "
+                                           "its latency, not one request")
 
 
 class Scenario(_Data):

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 import yaml
 from litellm.integrations.custom_logger import CustomLogger
 
@@ -42,9 +44,12 @@ PROXY_BUDGET = _proxy_budget()
 def client() -> redis.Redis:
     global _client
     if _client is None:
+        # fail open fast: every LLM call reads this counter, so a hung or refusing Redis must cost one short
+        # timeout, not redis-py's default of 3 retries with exponential backoff (~11 s with 1 s timeouts:
+        # the gateway then took 14 s per request with the cache down, CA-5)
         _client = redis.Redis(host=os.environ.get("REDIS_HOST", "127.0.0.1"),
-                              port=int(os.environ.get("REDIS_PORT", "6379")), socket_timeout=1.0,
-                              socket_connect_timeout=1.0)
+                              port=int(os.environ.get("REDIS_PORT", "6379")), socket_timeout=0.25,
+                              socket_connect_timeout=0.25, retry=Retry(NoBackoff(), 0))
     return _client
 
 

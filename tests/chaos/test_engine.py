@@ -102,7 +102,30 @@ def test_fb1_and_fb4_fail_without_fallbacks(unguarded_stack: Stack) -> None:
 
 def test_ca5_fails_when_the_gateway_needs_redis(unguarded_stack: Stack) -> None:
     ca5 = _verdicts(unguarded_stack, _case(unguarded_stack, "cache-down", "refused"))["CA-5"]
-    assert not ca5.passed and ca5.measured == 503 and "cache unavailable" in ca5.detail
+    assert not ca5.passed and ca5.measured["ok"] == 0 and "HTTP [503]" in ca5.detail
+    assert "cache unavailable" in ca5.detail
+
+
+@pytest.fixture(scope="module")
+def patient_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The reference stack whose spend counter reads Redis with redis-py's defaults (1 s timeouts, 3 retries
+    with exponential backoff), as the reference hook did before CA-5 was judged on time."""
+    tmp = tmp_path_factory.mktemp("patient")
+    config = reference_config(tmp, lambda config: None)
+    hook = config.parent / "budgets.py"
+    text = hook.read_text()
+    patched = text.replace("socket_timeout=0.25,\n                              socket_connect_timeout=0.25, "
+                           "retry=Retry(NoBackoff(), 0))", "socket_timeout=1.0, socket_connect_timeout=1.0)")
+    assert patched != text, "budgets.py's Redis client changed: update this control"
+    hook.write_text(patched)
+    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+
+
+def test_ca5_fails_when_a_hung_redis_stalls_every_request(patient_stack: Stack) -> None:
+    """A 200 after ~14 s is not "keeps serving": the plan's budget is 5 s a request, P95 2 s."""
+    ca5 = _verdicts(patient_stack, _case(patient_stack, "cache-down", "timeout"))["CA-5"]
+    assert not ca5.passed and ca5.measured["worst_s"] > 5.0, ca5.summary()
+    assert "over the 5 s budget" in ca5.detail and ca5.measured["steady_s"] < 1.0
 
 
 def test_fb2_fails_with_retries_and_backoff(sluggish_stack: Stack) -> None:
