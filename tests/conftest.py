@@ -18,6 +18,7 @@ import pytest
 import redis
 import yaml
 
+from harness import registry
 from harness._http import App, serve
 from harness._proc import free_port
 from harness.providers.local import LocalProvider
@@ -103,3 +104,13 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture
+def clean_registry() -> Iterator[dict[str, list[registry.Check]]]:
+    """The registry as it is, restored after a test that plants checks in it."""
+    registry.checks_for("GW-1")  # loads every check module first
+    saved = {ident: list(checks) for ident, checks in registry.REGISTRY.items()}
+    yield registry.REGISTRY
+    registry.REGISTRY.clear()
+    registry.REGISTRY.update(saved)

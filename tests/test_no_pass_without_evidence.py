@@ -4,7 +4,7 @@ evidence when one source is missing fails this test."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -78,8 +78,8 @@ def test_every_registered_check_is_covered_or_exempt_with_a_reason() -> None:
     assert set(registry.REGISTRY) <= covered | {i for c in registry.REGISTRY.values() for e in c for i in e.ids[1:]}
 
 
-def test_a_planted_check_that_passes_on_latency_alone_is_caught(liars: dict[str, Stack],
-                                                                 clean_registry: Callable[[], None]) -> None:
+def test_a_planted_check_that_passes_on_latency_alone_is_caught(
+        liars: dict[str, Stack], clean_registry: dict[str, list[registry.Check]]) -> None:
     """The negative control of the meta-test: CA-1 as it was (no upstream count without a provider log, the
     gateway's cache signal never read) PASSes on a fast provider that caches nothing."""
 
@@ -95,15 +95,6 @@ def test_a_planted_check_that_passes_on_latency_alone_is_caught(liars: dict[str,
     registry.REGISTRY["CA-1"] = [c for c in registry.REGISTRY["CA-1"] if c.fn is planted]
     passed, _ = false_passes(liars, ["CA-1"])
     assert passed and all("without provider control" in line for line in passed), passed
-
-
-@pytest.fixture
-def clean_registry() -> Iterator[Callable[[], None]]:
-    registry.checks_for("GW-1")
-    saved = {ident: list(checks) for ident, checks in registry.REGISTRY.items()}
-    yield lambda: None
-    registry.REGISTRY.clear()
-    registry.REGISTRY.update(saved)
 
 
 def test_the_liar_stacks_differ_by_one_capability_each(liars: dict[str, Stack], tmp_path: Path) -> None:

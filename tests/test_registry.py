@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,16 +18,6 @@ from harness.stack import Stack
 from harness.target import Endpoint, LangfuseTarget, Target
 
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture
-def clean_registry() -> Iterator[dict[str, list[registry.Check]]]:
-    """The registry as it is, restored after a test that plants checks in it."""
-    registry.checks_for("GW-1")  # loads every check module first
-    saved = {ident: list(checks) for ident, checks in registry.REGISTRY.items()}
-    yield registry.REGISTRY
-    registry.REGISTRY.clear()
-    registry.REGISTRY.update(saved)
 
 
 def _bare_stack() -> Stack:
