@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 import yaml
 from litellm.integrations.custom_logger import CustomLogger
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 _client: redis.Redis | None = None
 _log = logging.getLogger("harness.budgets")
