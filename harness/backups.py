@@ -30,7 +30,7 @@ import redis
 from harness._proc import StartupError, Supervisor, free_port
 from harness.faults import Proxy, Toxiproxy
 from harness.observer import init_truth_repo
-from harness.providers.processes import binary, start_postgres
+from harness.providers.processes import binary, redis_ping, start_postgres
 from harness.standins.alerts import AlertSink
 from harness.target import REPO
 
@@ -169,7 +169,7 @@ def restore_set(source: Any, stamp: str, digests: bool = True) -> Restored:
                                                  "--bind", "127.0.0.1", "--dir", str(work), "--dbfilename",
                                                  "redis.rdb", "--appendonly", "no", "--save", ""])
             try:
-                sup.ready(server, lambda: _redis_up(port), 15)
+                sup.ready(server, lambda: redis_ping(port), 15)
                 keys = _keys(f"redis://127.0.0.1:{port}/0")
                 key_count = int(redis.Redis(port=port, socket_timeout=5).dbsize())
             except StartupError as exc:  # redis-server refuses a damaged snapshot and exits
@@ -322,13 +322,6 @@ def _up(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1).status_code < 500
     except httpx.HTTPError:
-        return False
-
-
-def _redis_up(port: int) -> bool:
-    try:
-        return bool(redis.Redis(port=port, socket_timeout=1).ping())
-    except redis.RedisError:
         return False
 
 

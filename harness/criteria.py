@@ -42,8 +42,10 @@ _ALL = [
     Criterion("GW-4", "beyond", "auth enforced: no/wrong/revoked key gets 401 and no upstream call"),
     Criterion("GW-5", "002 cutover", "official openai SDK: chat, streaming, embeddings; streamed text equals plain"),
     Criterion("OBS-1", "000 s2", "trace visible in Langfuse after the call", 10.0, "s", "<="),
+    # latency: within 10 % of the measured, or within floor_s of it (a fast provider makes 10 % of ~50 ms
+    # meaningless: the gap is then the gateway's own few tens of milliseconds outside the traced span)
     Criterion("OBS-2", "000 s2", "trace tokens equal usage, cost > 0 and per price table, latency within 10%",
-              0.10, "ratio", "within"),
+              0.10, "ratio", "within", (("floor_s", 0.1),)),
     Criterion("OBS-3", "000 s2", "metadata.session_id becomes the trace's sessionId"),
     Criterion("OBS-4", "beyond", "N calls of mixed outcome make exactly N traces"),
     Criterion("OBS-5", "beyond", "no provider, master or virtual key in trace bodies"),
@@ -135,7 +137,9 @@ _LANGFUSE, _TEAMS = frozenset({C.LANGFUSE}), frozenset({C.TEAM_KEYS})
 _REFERENCE_OBSERVER = frozenset({C.OWNED, C.REDIS})  # the reference observer, against the stack's own Redis
 _NEEDS: dict[str, frozenset[C]] = {
     **dict.fromkeys(("OBS-1", "OBS-2", "OBS-3", "OBS-4", "OBS-5", "MOD-2", "FB-3"), _LANGFUSE),
-    **dict.fromkeys(("QT-1", "QT-2", "QT-3", "QT-4", "SEC-3", "CA-4"), _TEAMS),
+    **dict.fromkeys(("QT-1", "QT-2", "QT-4", "SEC-3", "CA-4"), _TEAMS),
+    # a key's daily budget is spent by calls the mock makes expensive: never a production key's real money
+    "QT-3": _TEAMS | {C.PROVIDER_CONTROL},
     "BUD-1": frozenset({C.OWNED, C.PROVIDER_CONTROL, C.ALERT_SINK, C.REDIS}),
     "CA-3": frozenset({C.REDIS}),
     "SEC-2": frozenset({C.SERVICE_LOGS}),

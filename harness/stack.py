@@ -183,6 +183,8 @@ class Stack:
                                "mock_url": t.mock_url, "toxiproxy_url": t.toxiproxy_url, "alerts_url": t.alerts_url,
                                "router_url": t.router_url, "telegram_url": t.telegram_url,
                                "router_timeout_s": t.router_timeout_s, "standins": self.standins,
+                               # the keys were made at this scale: the plan's limits are judged at it too
+                               "quota_scale": t.quota_scale, "cache_isolation": t.cache_isolation,
                                "models": [m.model_dump(exclude_none=True) for m in t.models],
                                "fallbacks": t.fallbacks}
         if t.langfuse is not None:

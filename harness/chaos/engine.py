@@ -100,7 +100,7 @@ def _rank(ordered: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def _judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stack,
+def judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stack,
            burst: list[ProbeResult] | None = None, steady_s: float | None = None) -> Outcome:
     expected = _expected(case, spec.expect)
     label = case.label
@@ -214,7 +214,7 @@ def run_case(stack: Stack, case: Case) -> CaseRun:
         for spec in scenario.method:
             result = _probe(stack, case, spec, run, "under fault")
             burst = _burst(stack, case, spec, run, result) if spec.burst else None
-            run.outcomes += [_judge(ident, case, spec, result, stack, burst, steady_s) for ident in spec.criteria]
+            run.outcomes += [judge(ident, case, spec, result, stack, burst, steady_s) for ident in spec.criteria]
     finally:
         for undo in reversed(undos):
             undo()

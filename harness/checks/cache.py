@@ -103,8 +103,9 @@ def semantic_hits(stack: Stack) -> Outcome:
     """CA-2: after a question is answered, its paraphrase hits the semantic cache; unrelated prompts do not."""
     kind = _cache_params(stack).get("type")
     if kind not in _SEMANTIC_TYPES and not stack.target.semantic_cache:
-        raise NotApplicable(f"the gateway's cache is {kind or 'off'}, not semantic; LiteLLM's semantic caches need "
-                            "Redis with the search module or Qdrant, which cannot be installed on this machine")
+        raise NotApplicable(f"the gateway's cache is {kind or 'off'}, not semantic (semantic_cache: true in the "
+                            "target declares one); LiteLLM's semantic caches need Redis with the search module or "
+                            "Qdrant, which cannot be installed on this machine")
     limit = stack.target.threshold("CA-2")
     model = stack.target.plan.default_model
     salt = uuid.uuid4().hex[:6]  # a fresh run must not hit entries of an earlier one

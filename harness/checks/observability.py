@@ -87,7 +87,7 @@ def trace_content(stack: Stack) -> Outcome:
     langfuse = stack.langfuse()
     if langfuse is None:
         return _no_langfuse("OBS-2")
-    tolerance = stack.target.threshold("OBS-2")
+    tolerance, floor = stack.target.threshold("OBS-2"), stack.target.threshold("OBS-2.floor_s")
     deadline = stack.target.threshold("OBS-1")
     prices = _prices(stack)
     problems: list[str] = []
@@ -133,9 +133,9 @@ def trace_content(stack: Stack) -> Outcome:
             problems.append(f"{model.name}: no price in the gateway's table to check cost {cost} against")
         elif abs(cost - expected_cost) > 1e-9 + 1e-6 * expected_cost:
             problems.append(f"{model.name}: cost {cost:.8f} != price table {expected_cost:.8f}")
-        if deviation > tolerance:
+        if abs(trace_latency - seconds) > max(tolerance * seconds, floor):
             problems.append(f"{model.name}: trace latency {trace_latency:.3f} s vs measured {seconds:.3f} s "
-                            f"({deviation:.0%} off)")
+                            f"({deviation:.0%} off; allowed {tolerance:.0%} or {floor:g} s)")
     langfuse.close()
     return Outcome(id="OBS-2", passed=not problems and bool(evidence), measured=round(worst, 4),
                    threshold=tolerance, unit="latency deviation",

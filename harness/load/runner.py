@@ -26,7 +26,7 @@ import gevent.event  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.runners import STATE_STOPPED, STATE_STOPPING, MasterRunner, Runner, WorkerRunner  # noqa: E402
 
-from harness.load import _users  # noqa: E402
+from harness.load import users  # noqa: E402
 from harness.load.samples import percentile  # noqa: E402
 
 _FINAL_REPORT_WAIT_S = 4.0  # Locust workers report every 3 s; the master waits one report more
@@ -34,11 +34,11 @@ _FINAL_REPORT_WAIT_S = 4.0  # Locust workers report every 3 s; the master waits 
 
 def _environment(spec: dict[str, Any]) -> Environment:
     open_loop = spec["arrival"] != "closed"
-    _users.RunShape.stages = [(s["until_s"], s["users"], s["spawn_rate"]) for s in spec["stages"]]
-    _users.RunShape.lanes = int(spec["lanes"]) if open_loop else 0
-    _users.RunShape.deadline_s = spec["stages"][-1]["until_s"] + spec["timeout_s"] + 5
-    user = _users.ArrivalUser if open_loop else _users.ChatUser
-    return Environment(user_classes=[user], shape_class=_users.RunShape(), stop_timeout=spec["timeout_s"] + 5)
+    users.RunShape.stages = [(s["until_s"], s["users"], s["spawn_rate"]) for s in spec["stages"]]
+    users.RunShape.lanes = int(spec["lanes"]) if open_loop else 0
+    users.RunShape.deadline_s = spec["stages"][-1]["until_s"] + spec["timeout_s"] + 5
+    user = users.ArrivalUser if open_loop else users.ChatUser
+    return Environment(user_classes=[user], shape_class=users.RunShape(), stop_timeout=spec["timeout_s"] + 5)
 
 
 class _Progress:
@@ -54,7 +54,7 @@ class _Progress:
         self.errors = 0
 
     def flush(self, state: str | None = None) -> None:
-        batch, _users._Settings.pending[:] = list(_users._Settings.pending), []
+        batch, users._Settings.pending[:] = list(users._Settings.pending), []
         for item in batch:
             self.samples.write(json.dumps(item) + "\n")
             finished = item["sent"] + item["e2e_s"]
@@ -90,7 +90,7 @@ def main() -> int:
     spec = json.loads(args.spec.read_text())
     key = os.environ.get("HARNESS_LOAD_KEY", "")
     role = "worker" if args.worker else "master" if args.master else "local"
-    _users.configure(spec, key, f"{role}-{os.getpid()}")
+    users.configure(spec, key, f"{role}-{os.getpid()}")
     env = _environment(spec)
     stop = gevent.event.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -100,7 +100,7 @@ def main() -> int:
         runner = env.create_worker_runner("127.0.0.1", args.port)
 
         def ship(client_id: str, data: dict[str, Any]) -> None:
-            batch, _users._Settings.pending[:] = list(_users._Settings.pending), []
+            batch, users._Settings.pending[:] = list(users._Settings.pending), []
             data["harness_samples"] = batch
 
         env.events.report_to_master.add_listener(ship)
@@ -112,7 +112,7 @@ def main() -> int:
     if args.master:
         runner = env.create_master_runner("127.0.0.1", args.port)
         env.events.worker_report.add_listener(
-            lambda client_id, data: _users._Settings.pending.extend(data.get("harness_samples") or []))
+            lambda client_id, data: users._Settings.pending.extend(data.get("harness_samples") or []))
         waited = time.monotonic()
         while runner.worker_count < args.master:
             if stop.is_set() or time.monotonic() - waited > 60:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from harness.chaos import Case, Scenario, expand, load_scenarios, run_case
-from harness.chaos.engine import _judge
+from harness.chaos.engine import judge
 from harness.chaos.inject import inject
 from harness.chaos.probe import ProbeResult
 from harness.chaos.scenario import Fault, Probe
@@ -173,9 +173,9 @@ def test_fb7_judges_a_silent_truncation_as_fail() -> None:
     silent = ProbeResult(status=200, seconds=0.1, sent_at=0, trace_id="x", text="half", finish_reason="stop",
                          served_by={"headers": "gpt-4"})
     stack = Stack.over(Target.embedded().model_copy(update={"gateway": Endpoint(url="http://127.0.0.1:9")}))
-    assert not _judge("FB-7", case, scenario.method[0], silent, stack).passed
+    assert not judge("FB-7", case, scenario.method[0], silent, stack).passed
     silent.stream_error, silent.finish_reason = "APIConnectionError", None
-    assert _judge("FB-7", case, scenario.method[0], silent, stack).passed
+    assert judge("FB-7", case, scenario.method[0], silent, stack).passed
 
 
 def test_a_bad_scenario_file_is_one_line(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from harness._proc import Supervisor, free_port
-from harness.backups import BackupRig, _redis_up, open_store
+from harness.backups import BackupRig, open_store
 from harness.checks import backup
-from harness.providers.processes import binary, start_postgres
+from harness.providers.processes import binary, redis_ping, start_postgres
 from harness.stack import Stack
 from harness.target import BackupTarget
 
@@ -43,7 +43,7 @@ def redis_url() -> Iterator[str]:
     port = free_port()
     server = supervisor.start("redis", [binary("redis-server", "redis-server"), "--port", str(port), "--bind",
                                         "127.0.0.1", "--save", "", "--dir", str(folder)])
-    supervisor.ready(server, lambda: _redis_up(port), 15)
+    supervisor.ready(server, lambda: redis_ping(port), 15)
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:

@@ -13,7 +13,7 @@ from harness._http import App, Request, Response, json_response
 from harness.checks import cache
 from harness.results import NotApplicable
 from harness.stack import Stack
-from harness.standins.mockllm._text import embed
+from harness.standins.mockllm.text import embed
 from harness.target import Endpoint, Target
 
 

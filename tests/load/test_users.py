@@ -1,6 +1,6 @@
 """The open-loop shape: lanes are spawned once and never respawned, whatever counts a busy master reports.
 
-`harness.load._users` imports Locust (and gevent's patching), so it runs in a child process here."""
+`harness.load.users` imports Locust (and gevent's patching), so it runs in a child process here."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 _TICKS = """
 import json, sys
-from harness.load._users import RunShape
+from harness.load.users import RunShape
 counts, times = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 RunShape.lanes, RunShape.deadline_s = 2, 30.0
 shape = RunShape.__new__(RunShape)

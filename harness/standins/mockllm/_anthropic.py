@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
-from harness.standins.mockllm._text import content_text, count_tokens
 from harness.standins.mockllm.state import Call, MockState
+from harness.standins.mockllm.text import content_text, count_tokens
 
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error",
                 500: "api_error", 503: "api_error", 529: "overloaded_error"}

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
-from harness.standins.mockllm._text import content_text, count_tokens, embed
 from harness.standins.mockllm.state import Call, MockState
+from harness.standins.mockllm.text import content_text, count_tokens, embed
 
 _ERROR_TYPES = {429: "rate_limit_exceeded", 500: "server_error", 503: "service_unavailable"}
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness._http import Request, StreamAborted
-from harness.standins.mockllm._text import count_tokens, reply_tokens
 from harness.standins.mockllm.behaviour import Behaviour, BehaviourTable
+from harness.standins.mockllm.text import count_tokens, reply_tokens
 
 __all__ = ["Call", "MockState"]
 

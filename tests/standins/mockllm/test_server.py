@@ -10,7 +10,7 @@ import pytest
 
 from harness._http import App
 from harness.standins.mockllm import MockControl, create_app
-from harness.standins.mockllm._text import count_tokens, embed
+from harness.standins.mockllm.text import count_tokens, embed
 
 OPENAI = {"authorization": "Bearer sk-test"}
 
