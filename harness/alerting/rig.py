@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,7 +86,9 @@ class AlertingRig:
             sup.start("alertmanager", [bins["alertmanager"], f"--config.file={self.folder / 'alertmanager.yml'}",
                                        f"--storage.path={self.folder / 'alertmanager-data'}",
                                        f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
-                                       "--cluster.listen-address="]),
+                                       # debug: its log shows each group's flushes, to tell a late notification's
+                                       # cause (Prometheus firing late, or Alertmanager holding the group)
+                                       "--cluster.listen-address=", "--log.level=debug"]),
             sup.start("prometheus", [bins["prometheus"], f"--config.file={self.folder / 'prometheus.yml'}",
                                      f"--storage.tsdb.path={self.folder / 'prometheus-data'}",
                                      f"--web.listen-address=127.0.0.1:{ports['prometheus']}"]),
@@ -116,6 +119,12 @@ class AlertingRig:
     def targets_up(self) -> dict[str, bool]:
         active = self._http.get(f"{self.prometheus_url}/api/v1/targets").json()["data"]["activeTargets"]
         return {t["labels"]["job"]: t["health"] == "up" for t in active}
+
+    def active_since(self, alert: str) -> list[float]:
+        """When each active series of `alert` became active (Prometheus' activeAt), as epoch seconds."""
+        alerts = self._http.get(f"{self.prometheus_url}/api/v1/alerts").json()["data"]["alerts"]
+        return sorted(datetime.fromisoformat(a["activeAt"].replace("Z", "+00:00")).timestamp() for a in alerts
+                      if a["labels"].get("alertname") == alert and a.get("activeAt"))
 
     def firing(self) -> set[str]:
         alerts = self._http.get(f"{self.prometheus_url}/api/v1/alerts").json()["data"]["alerts"]

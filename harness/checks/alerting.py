@@ -83,6 +83,14 @@ def _fire_outcome(rig: AlertingRig, sink: AlertSink, fired: Fired, limit_s: floa
     # past the limit it is a FAIL anyway; half as long again only measures how late it came
     fired.notified = _wait_notified(sink, fired, "firing", fired.began_at, limit_s * 1.5 + 2)
     latency = round(max(fired.notified.values()) - fired.began_at, 3) if fired.notified else None
+    # where the time went, relative to the start: Prometheus' activeAt of each series, every notification of
+    # the alert on each channel (also any before the start), so a late one shows whether Prometheus or
+    # Alertmanager was slow
+    fired.evidence["timing_s"] = {
+        "active_at": [round(t - fired.began_at, 3) for t in rig.active_since(fired.alert)],
+        **{channel: [round(n.received_at - fired.began_at, 3) for n in sink.notifications(channel)
+                     if _is(fired.alert, "firing")(n) and n.received_at > fired.began_at - 120]
+           for channel in fired.channels}}
     ok = latency is not None and criterion(fired.ident).meets(latency, limit_s) and \
         set(fired.notified) == set(fired.channels)
     return Outcome(id=fired.ident, case=fired.case, passed=ok, unit="s",
@@ -207,7 +215,7 @@ def error_rate(stack: Stack) -> Case:
         finally:
             mock.reset("*")
             fired.cleared_at = time.time()
-        fired.evidence = {"calls": len(calls), "caller_errors": sum(1 for _, s in calls if s >= 500 or s == 0)}
+        fired.evidence.update(calls=len(calls), caller_errors=sum(1 for _, s in calls if s >= 500 or s == 0))
         outcome.evidence = fired.evidence
         return outcome, fired
     return run
@@ -235,7 +243,7 @@ def latency(stack: Stack) -> Case:
             mock.reset("*")
         fired.cleared_at = time.time()
         outcome = _fire_outcome(rig, sink, fired, _limit(stack, "AL-3"), f"the first answer slower than {p95:g} s")
-        outcome.evidence = {"slow_calls": len(calls), "statuses": sorted({s for _, s in calls})}
+        outcome.evidence.update(slow_calls=len(calls), statuses=sorted({s for _, s in calls}))
         return outcome, fired
     return run
 
@@ -266,7 +274,7 @@ def quota(stack: Stack) -> Case:
                            detail=f"team {team.team} never got a 429 in {len(statuses)} calls: no condition to "
                                   f"alert on (QT-1 covers the limit itself)"), fired
         outcome = _fire_outcome(rig, sink, fired, _limit(stack, "AL-4"), f"team {team.team}'s first 429")
-        outcome.evidence = {"team": team.team, "rpm": team.rpm, "statuses": statuses}
+        outcome.evidence.update(team=team.team, rpm=team.rpm, statuses=statuses)
         return outcome, fired
     return run
 
@@ -312,7 +320,7 @@ def daily_spend(stack: Stack, model: str = "gpt-4") -> Case:
                 fired
         outcome = _fire_outcome(rig, sink, fired, _limit(stack, "AL-4"),
                                 f"one call of ~${tokens * price:.2f} (limit ${limit_usd:g} a day)")
-        outcome.evidence = {"output_tokens": tokens, "limit_usd": limit_usd}
+        outcome.evidence.update(output_tokens=tokens, limit_usd=limit_usd)
         return outcome, fired
     return run
 

@@ -44,7 +44,7 @@ def test_the_plans_values_reach_the_files(tmp_path: Path) -> None:
     prometheus, rules = (folder / "prometheus.yml").read_text(), (folder / "rules.yml").read_text()
     assert "scrape_interval: 15s" in prometheus and "scrape_timeout: 12s" in prometheus
     assert "[5m]" in rules and "for: 30s" in rules and "> 0.05" in rules and "> 10.0" in rules
-    assert "group_interval: 5m" in (folder / "alertmanager.yml").read_text()
+    assert "group_interval: 1m" in (folder / "alertmanager.yml").read_text()
 
 
 def test_prometheus_and_alertmanager_accept_the_configuration(tmp_path: Path) -> None:
