@@ -68,7 +68,7 @@ def test_obs2_fails_when_a_model_is_booked_at_zero_cost(mispriced_stack: Stack) 
 def test_obs2_fails_when_traced_latency_misses_the_measured_one(stack: Stack) -> None:
     strict = stack.target.model_copy(update={"thresholds": {"OBS-2": 0.0, "OBS-2.floor_s": 0.0}})
     outcome = observability.trace_content(Stack(**{**stack.__dict__, "target": strict}))
-    assert not outcome.passed and "off)" in outcome.detail
+    assert not outcome.passed and "% off; allowed 0% or 0 s)" in outcome.detail
 
 
 def test_obs3_fails_when_the_gateway_drops_the_session_id(mispriced_stack: Stack) -> None:
