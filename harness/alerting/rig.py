@@ -120,15 +120,16 @@ class AlertingRig:
         active = self._http.get(f"{self.prometheus_url}/api/v1/targets").json()["data"]["activeTargets"]
         return {t["labels"]["job"]: t["health"] == "up" for t in active}
 
+    def _alerts(self) -> list[dict[str, Any]]:
+        return list(self._http.get(f"{self.prometheus_url}/api/v1/alerts").json()["data"]["alerts"])
+
     def active_since(self, alert: str) -> list[float]:
         """When each active series of `alert` became active (Prometheus' activeAt), as epoch seconds."""
-        alerts = self._http.get(f"{self.prometheus_url}/api/v1/alerts").json()["data"]["alerts"]
-        return sorted(datetime.fromisoformat(a["activeAt"].replace("Z", "+00:00")).timestamp() for a in alerts
-                      if a["labels"].get("alertname") == alert and a.get("activeAt"))
+        return sorted(datetime.fromisoformat(a["activeAt"].replace("Z", "+00:00")).timestamp()
+                      for a in self._alerts() if a["labels"].get("alertname") == alert and a.get("activeAt"))
 
     def firing(self) -> set[str]:
-        alerts = self._http.get(f"{self.prometheus_url}/api/v1/alerts").json()["data"]["alerts"]
-        return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+        return {a["labels"]["alertname"] for a in self._alerts() if a["state"] == "firing"}
 
     def rules(self) -> dict[str, str]:
         """Alert rule name -> health ("ok", "err", "unknown") as Prometheus last evaluated it."""

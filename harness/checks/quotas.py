@@ -116,21 +116,21 @@ def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
 def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> Outcome:
     """QT-3: calls of ~40 % of the key's daily USD limit each: once the limit is spent, a budget error.
 
-    Against the mock each call is made that expensive by its output length; against real providers
-    the target should point this at a key with a small limit.
+    Each call is made that expensive by the mock's output length: the catalogue's needs keep QT-3 to
+    a stack with provider control, so it never spends a real key's budget.
     """
     team = _team(stack, team_name, "QT-3", "daily_usd", "daily USD")
     if isinstance(team, Outcome):
         return team  # missing, or without the limit this check needs
     output_price = stack.target.plan.list_prices[model][1] / 1e6
-    mock = stack.mock()
     upstream = stack.target.upstream_model(model)
     tokens = int(0.4 * team.daily_usd / output_price) + 1
-    if mock is not None:
-        if tokens > 100_000:
-            return Outcome(id="QT-3", passed=False, detail=f"daily limit ${team.daily_usd} needs {tokens} output "
-                                                           "tokens per call; set quota_scale in the target")
-        mock.set(upstream, output_tokens=tokens)
+    if tokens > 100_000:
+        return Outcome(id="QT-3", passed=False, detail=f"daily limit ${team.daily_usd} needs {tokens} output "
+                                                       "tokens per call; set quota_scale in the target")
+    mock = stack.mock()
+    assert mock is not None  # QT-3 needs provider control (the catalogue)
+    mock.set(upstream, output_tokens=tokens)
     spent, last, status, message, calls = 0.0, 0.0, 200, "", 0
     bound = min(6, (team.rpm or 7) - 1)  # stay under the key's rpm, so a 429 cannot stand in for the budget
     try:
@@ -143,9 +143,8 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
             else:
                 message = str(call.body.get("error", call.body))[:300]
     finally:
-        if mock is not None:
-            mock.reset(upstream)
-            mock.close()
+        mock.reset(upstream)
+        mock.close()
     budget_error = status in (400, 429) and "budget" in message.lower()
     ok = budget_error and spent >= team.daily_usd and spent - last < team.daily_usd
     return Outcome(id="QT-3", passed=ok, measured={"spent_usd": round(spent, 6), "status": status},
