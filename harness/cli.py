@@ -13,21 +13,18 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
+from harness.console import console, err, print_plan, print_verdict
 from harness.results import ABORTED, RunResults, new_run_dir
 from harness.target import REPO, Target, TargetError, load_target
 
 app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan's success criteria.",
                   no_args_is_help=True, add_completion=False)
-# CI logs are not terminals: give tables room instead of folding every cell at 80 columns
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 STATE_DIR = Path(os.environ.get("HARNESS_STATE_DIR", REPO / "reports" / ".stack"))
 TargetOption = Annotated[Path | None, typer.Option("--target", "-t", help="target file; default: embedded stack")]
@@ -208,11 +205,37 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str],
         raise _fail(f"the {suite} suite did not run (pytest exit {code}); see the output above", 3)
     if not results.exists():
         raise _fail(f"no results were written (pytest exit {code}); see the output above", 3)
-    _print_verdict(results)
+    print_verdict(results)
     report = run_dir / "index.html"
     if report.exists():
         console.print(f"report: {report}")
-    raise typer.Exit(0 if RunResults.read(results).verdict == "GO" else 1)
+    outcome = RunResults.read(results)
+    if outcome.stopped:
+        raise _fail(outcome.stopped, 3)
+    raise typer.Exit(0 if outcome.verdict == "GO" else 1)
+
+
+def _collect(suite: str, target: Path | None, extra: list[str], provider: str | None) -> dict[str, Any]:
+    from harness.preview import collect
+
+    try:
+        return collect(REPO / "suites" / suite, target, extra, provider)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+@app.command()
+def plan(target: TargetOption = None,
+         suite: Annotated[list[str] | None, typer.Option(help="acceptance, chaos, load, alerting (repeatable); "
+                                                             "default: acceptance and chaos")] = None,
+         provider: ProviderOption = None) -> None:
+    """Before anything is sent: each criterion will run or SKIP (and the target field that enables it), the LLM
+    calls of each suite and their estimated cost on the target's price table. Sends nothing."""
+    _target(target)
+    for name in suite or ["acceptance", "chaos"]:
+        if not (REPO / "suites" / name).is_dir():
+            raise _fail(f"--suite {name}: use acceptance, chaos, load or alerting", 2)
+        print_plan(_collect(name, target, [], provider))
 
 
 @app.command()
@@ -242,6 +265,8 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
          workers: Annotated[int, typer.Option(help="Locust workers (master/worker mode); 0 = one process")] = 0,
          rate: Annotated[float, typer.Option(help="open profile: requests/s")] = 10.0,
          arrival: Annotated[str, typer.Option(help="open/sweep: constant or poisson")] = "constant",
+         yes: Annotated[bool, typer.Option("--yes", help="send the load even where its estimated cost is above "
+                                                          "max_spend_usd (real providers)")] = False,
          provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
     """Run load profiles against the stack (LD-1..LD-6) and print the verdict; exit 0 only on GO."""
     from harness.load.plan import choose_profiles
@@ -254,9 +279,15 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
         choose_profiles(profile, duration_scale, rate, arrival)
     except ValueError as exc:
         raise _fail(f"{exc}; e.g. harness load --profile spike", 2) from None
-    _run_suite("load", target, reports, ["--profile", profile, "--duration-scale", str(duration_scale),
-                                         "--workers", str(workers), "--rate", str(rate), "--arrival", arrival],
-               provider, verbose)
+    options = ["--profile", profile, "--duration-scale", str(duration_scale), "--workers", str(workers),
+               "--rate", str(rate), "--arrival", arrival]
+    planned = _collect("load", target, options, provider)
+    console.print(f"load: estimated {planned['calls']} LLM calls, ${planned['usd']:.4f} at the plan's list prices"
+                  + (" on real providers" if planned["real_providers"] else " (the harness's mock: no money spent)"),
+                  highlight=False)
+    if planned["over_cap"] and not yes:
+        raise _fail(f"{planned['over_cap']}; or pass --yes to send it anyway", 2)
+    _run_suite("load", target, reports, options + (["--spend-approved"] if yes else []), provider, verbose)
 
 
 @app.command()
@@ -264,35 +295,6 @@ def alerting(target: TargetOption = None, reports: ReportsOption = Path("reports
              provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
     """Start Prometheus + Alertmanager around the stack and cause each alert (AL-1..AL-5); exit 0 only on GO."""
     _run_suite("alerting", target, reports, [], provider, verbose)
-
-
-def _print_verdict(path: Path) -> None:
-    """One compact table (failures first, measured against required in words), why a NO-GO is one, how
-    much was verified, then the verdict."""
-    run = RunResults.read(path)
-    order = {"FAIL": 0, "ERROR": 1, "SKIP": 2, "PASS": 3}
-    table = Table(title=f"{run.suite} · {run.target} · provider {run.provider}", show_header=True)
-    for column in ("status", "ID", "case", "measured (required)"):
-        table.add_column(column, overflow="fold")
-    colours = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "magenta"}
-    for rec in sorted(run.records, key=lambda r: order[r.status]):
-        line = rec.measured_vs_threshold() if rec.status in ("PASS", "FAIL") else rec.detail
-        table.add_row(f"[{colours[rec.status]}]{rec.status}[/]", rec.id, rec.case, line[:160])
-    console.print(table)
-    for rec in run.records:
-        if rec.status in ("FAIL", "ERROR"):
-            console.print(f"[{colours[rec.status]}]{rec.id}[/]{f' [{rec.case}]' if rec.case else ''}: "
-                          f"{rec.detail}", highlight=False, markup=True)
-    if run.deviations:
-        console.print("deviations from the seed plans: " + "; ".join(run.deviations), highlight=False)
-    if run.standins:
-        console.print("stand-ins: " + "; ".join(run.standins), highlight=False)
-    verdict = run.verdict
-    console.print(f"{run.coverage()}", highlight=False)
-    traces = path.parent / "tracebacks.log"
-    if traces.exists():
-        console.print(f"tracebacks: {traces}", highlight=False)
-    console.print(f"[bold {'green' if verdict == 'GO' else 'red'}]{verdict}[/]   results: {path}")
 
 
 @app.command()

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,8 +21,10 @@ from harness import registry
 from harness.capabilities import Capability
 from harness.keys import KeyProvisioningError, provision, revoke
 from harness.preflight import unreachable
+from harness.preview import Preview, preview, prospective_stack
 from harness.providers import MissingDependency, provider_for
 from harness.results import ABORTED, NotApplicable, Outcome, Record, RunResults, Status, new_run_dir
+from harness.spend import SpendCapReached
 from harness.stack import Stack
 from harness.target import Target, TargetError, Team, load_target
 
@@ -49,6 +52,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--workers", type=int, default=0, help="load: Locust workers (master/worker mode); 0 = one process")
     group.addoption("--rate", type=float, default=10.0, help="load: open profile's requests/s")
     group.addoption("--arrival", default="constant", choices=["constant", "poisson"], help="load: open arrivals")
+    group.addoption("--spend-approved", action="store_true",
+                    help="start even where the estimate is above max_spend_usd (harness load --yes)")
+    group.addoption("--preview-json", type=Path, default=None,
+                    help="write what the collected tests will run, SKIP and spend here (harness plan)")
 
 
 class _Run:
@@ -84,15 +91,30 @@ _NOT_APPLICABLE = "not applicable: "
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
-    """A check that raises NotApplicable becomes a SKIP that does not block the verdict."""
+    """A check that raises NotApplicable becomes a SKIP that does not block the verdict; each LLM call it
+    sends is booked to its criterion; the spend guard's refusal stops the run (what was verified stays)."""
+    run = pyfuncitem.config.stash[_RUN]
+    marker = pyfuncitem.get_closest_marker("criterion")
+    ledger = run.stack.spend if run.stack is not None else None
+    if ledger is not None and marker is not None:
+        ledger.criterion = str(marker.args[0])
     try:
         return (yield)
     except NotApplicable as exc:
         pytest.skip(f"{_NOT_APPLICABLE}{exc}")
+    except SpendCapReached as exc:
+        if run.results is not None:
+            run.results.stopped = str(exc)
+        pytest.exit(str(exc), returncode=3)
+    finally:
+        if ledger is not None:
+            ledger.criterion = "-"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "criterion(id): the criterion ID a check verifies")
+    config.addinivalue_line("markers", "spend(calls, input_tokens=60, output_tokens=64): the LLM calls a test sends "
+                                       "(for tests the registry does not decide; harness plan)")
     config.stash[_RUN] = _Run(config)
 
 
@@ -114,7 +136,7 @@ def target(pytestconfig: pytest.Config) -> Target:
 
 
 @pytest.fixture(scope="session")
-def stack(target: Target, pytestconfig: pytest.Config) -> Iterator[Stack]:
+def stack(target: Target, pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Stack]:
     """The stack under test, brought up by the target's provider and torn down after the session."""
     run = pytestconfig.stash[_RUN]
     results = run.ensure(_suite_name(pytestconfig))
@@ -139,6 +161,13 @@ def stack(target: Target, pytestconfig: pytest.Config) -> Iterator[Stack]:
     except KeyProvisioningError as exc:
         provider.stop()
         run.abort(f"cannot mint the team keys: {exc}")
+    planned = _preview(request.session.items, live, pytestconfig)
+    results.preview = planned.line()
+    refused = planned.over_cap()
+    if refused and not pytestconfig.getoption("spend_approved"):
+        revoke(live, minted)
+        provider.stop()
+        run.abort(refused)
     run.stack = live
     results.target, results.provider = target.name, live.provider
     results.deviations = live.target.plan.deviations()
@@ -212,6 +241,45 @@ def _allure_step(outcome: Outcome) -> None:
                       attachment_type=allure.attachment_type.JSON)
 
 
+def _preview(items: list[pytest.Item], stack: Stack, config: pytest.Config) -> Preview:
+    profiles: list[Any] = []
+    if _suite_name(config) == "load":
+        from harness.load.plan import choose_profiles
+
+        options = config.option
+        try:
+            profiles = choose_profiles(options.profile, options.duration_scale, options.rate, options.arrival)
+        except ValueError:
+            profiles = []  # the load suite says why, in its own words
+    return preview(items, stack, _suite_name(config), profiles)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Before anything runs: the suite's one-line plan, from the stack the target's provider would give
+    (`--preview-json` writes every row, for `harness plan`)."""
+    config = session.config
+    if not any(item.get_closest_marker("criterion") for item in session.items):
+        return
+    path = config.getoption("target")
+    try:
+        target = Target.embedded() if path is None else load_target(Path(path))
+    except TargetError:
+        return  # the target fixture says what is wrong with it
+    provider = config.getoption("provider")
+    if provider is not None:
+        target = target.model_copy(update={"provider": provider})
+    planned = _preview(session.items, prospective_stack(target), config)
+    out = config.getoption("preview_json")
+    if out is not None:
+        out.write_text(json.dumps({"suite": planned.suite, "line": planned.line(), "calls": planned.calls,
+                                   "usd": planned.usd, "cap_usd": planned.cap_usd,
+                                   "real_providers": planned.real_providers, "over_cap": planned.over_cap(),
+                                   "rows": [asdict(r) for r in planned.rows]}, indent=1))
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(planned.line())
+
+
 def _suite_name(config: pytest.Config) -> str:
     args = " ".join(str(a) for a in config.args)
     for name in ("acceptance", "chaos", "load", "alerting", "security"):
@@ -268,6 +336,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if run.stack is not None:  # suites may have added stand-ins of their own (the backup stores)
         run.results.standins = list(run.stack.standins)
+        if run.stack.spend is not None:
+            run.results.spend = run.stack.spend.summary()
     if run.stack is not None and run.stack.target.litellm_config is not None \
             and run.stack.target.litellm_config.exists():
         config = run.stack.target.litellm_config

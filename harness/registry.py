@@ -19,10 +19,13 @@ from typing import Any, TypeVar
 from harness.capabilities import Capability, explain_missing
 from harness.criteria import criterion
 from harness.results import NotApplicable, Outcome
+from harness.spend import Estimate
 
 __all__ = ["REGISTRY", "Check", "MissingCapability", "check", "checks_for", "require", "rig_needs", "run", "select"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+Spend = Estimate | Callable[[Any], Estimate]  # a fixed estimate, or one from the target (its models, its limits)
+NO_CALLS = Estimate(0)
 
 
 class MissingCapability(NotApplicable):
@@ -44,6 +47,11 @@ class Check:
     fn: Callable[..., Outcome | list[Outcome]]
     own_needs: frozenset[Capability]
     on: str = "stack"  # the subject `fn` takes: the Stack, or the name of a rig the suite builds for it
+    spend: Spend = NO_CALLS  # the LLM calls it sends (`harness plan`; tests hold each run to it)
+
+    def estimate(self, target: Any) -> Estimate:
+        """The LLM calls this check sends on `target`, before anything is sent."""
+        return self.spend(target) if callable(self.spend) else self.spend
 
     @property
     def ident(self) -> str:
@@ -61,15 +69,17 @@ class Check:
 REGISTRY: dict[str, list[Check]] = {}
 
 
-def check(ident: str, *also: str, needs: Iterable[Capability] = (), on: str = "stack") -> Callable[[F], F]:
+def check(ident: str, *also: str, needs: Iterable[Capability] = (), on: str = "stack",
+          spend: Spend = NO_CALLS) -> Callable[[F], F]:
     """Registers a check for `ident` (and the other criteria it records, `also`); `on` names its subject
-    when that is not the Stack (a rig the suite builds only when the check's needs are met)."""
+    when that is not the Stack (a rig the suite builds only when the check's needs are met); `spend` is
+    what it sends to the models (an `Estimate`, or a function of the target giving one)."""
     ids = (ident, *also)
     for i in ids:
         criterion(i)  # an unknown ID fails at import, not at the end of a run
 
     def register(fn: F) -> F:
-        entry = Check(ids=ids, fn=fn, own_needs=frozenset(needs), on=on)
+        entry = Check(ids=ids, fn=fn, own_needs=frozenset(needs), on=on, spend=spend)
         for i in ids:
             REGISTRY.setdefault(i, [])
             if all(c.name != entry.name for c in REGISTRY[i]):  # a module reloaded by a test registers once

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from harness.criteria import criterion
+from harness.spend import SpendSummary
 
 __all__ = ["ABORTED", "NotApplicable", "Outcome", "Record", "RunResults", "Status", "new_run_dir", "plain"]
 
@@ -110,12 +111,15 @@ class RunResults(BaseModel):
                                                              "cpus": str(os.cpu_count())})
     records: list[Record] = Field(default_factory=list)
     deviations: list[str] = Field(default_factory=list, description="where the target's plan differs from the seeds")
+    preview: str = Field("", description="what the run was to do, said before it started (harness.preview)")
+    spend: SpendSummary | None = Field(None, description="the LLM calls the harness itself sent, and their cost")
+    stopped: str | None = Field(None, description="why the run stopped before its end (the spend guard)")
 
     @property
     def verdict(self) -> Literal["GO", "NO-GO"]:
         """GO only if something was checked and nothing failed, errored or was skipped in a way that blocks."""
         ok = all(r.status == "PASS" or (r.status == "SKIP" and not r.blocking) for r in self.records)
-        return "GO" if ok and any(r.status == "PASS" for r in self.records) else "NO-GO"
+        return "GO" if ok and not self.stopped and any(r.status == "PASS" for r in self.records) else "NO-GO"
 
     def reasons(self) -> list[str]:
         """Why the verdict is NO-GO, one line per record that blocks it (failures first); empty on GO."""
@@ -125,6 +129,8 @@ class RunResults(BaseModel):
         blocking = sorted((r for r in self.records if r.status in ("FAIL", "ERROR") or
                            (r.status == "SKIP" and r.blocking)), key=lambda r: order.get(r.status, 3))
         lines = [f"{r.id}{f' [{r.case}]' if r.case else ''} {r.status}: {r.detail or 'no detail'}" for r in blocking]
+        if self.stopped:
+            lines.insert(0, f"the run stopped before its end: {self.stopped}")
         return lines or ["nothing was verified: no criterion passed"]
 
     def coverage(self) -> str:

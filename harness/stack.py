@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
 from harness.capabilities import Capability
 from harness.faults import Proxy, Toxiproxy
 from harness.gateway import GatewayClient
 from harness.langfuse.client import LangfuseClient
+from harness.spend import DEFAULT_CAP_USD, GuardedTransport, SpendLedger
 from harness.standins.alerts import AlertSink
 from harness.standins.mockllm.client import MockControl
 from harness.standins.telegram.client import TelegramControl
@@ -68,6 +70,15 @@ class Stack:
     direct_provider: DirectProvider | None = None
     generated_secrets: dict[str, SecretStr] = field(default_factory=dict)  # keys the provider made, by name
     granted: frozenset[Capability] = frozenset()  # what the provider gives beyond the target's fields
+    spend: SpendLedger | None = None  # every LLM call the harness sends is booked here first (harness.spend)
+
+    def __post_init__(self) -> None:
+        if self.spend is None:
+            real = Capability.PROVIDER_CONTROL not in self.capabilities
+            cap = self.target.max_spend_usd
+            chains = {**self.target.plan.chains, **self.target.fallbacks}
+            self.spend = SpendLedger(prices=self.target.plan.list_prices, chains=chains, real_providers=real,
+                                     cap_usd=cap if cap is not None else DEFAULT_CAP_USD if real else None)
 
     @classmethod
     def over(cls, target: Target, **fields: Any) -> Stack:
@@ -126,7 +137,17 @@ class Stack:
         """A client for the gateway, authenticated with `key` (the master key by default)."""
         token = key if key is not None else (self.master_key.get_secret_value() if self.master_key else None)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return GatewayClient(base_url=self.gateway_url, headers=headers, timeout=timeout)
+        return GatewayClient(base_url=self.gateway_url, headers=headers, timeout=timeout, transport=self.transport())
+
+    def transport(self) -> GuardedTransport:
+        """An httpx transport that books each LLM call (the gateway's, or a task to the routing webhook) with
+        the spend guard before sending it: for every client the harness points at the stack."""
+        assert self.spend is not None
+        return GuardedTransport(self.spend, routed_urls=[self.target.router_url or ""])
+
+    def http(self, timeout: float = 30.0) -> httpx.Client:
+        """A plain client (no base URL, no key) whose LLM calls go through the spend guard."""
+        return httpx.Client(timeout=timeout, transport=self.transport())
 
     @property
     def faults(self) -> dict[str, Proxy]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.capabilities import Capability
 from harness.chaos.inject import inject
 from harness.chaos.probe import ProbeResult, probe, probe_bot, probe_webhook, settle
 from harness.chaos.scenario import Case, Probe
@@ -264,7 +265,7 @@ def _recover(stack: Stack, case: Case, spec: Probe, run: CaseRun) -> list[Outcom
 
 def available(stack: Stack) -> str | None:
     """Why chaos cannot run against this stack, or None."""
-    if not stack.toxiproxy_url and not stack.mock_url:
+    if stack.lacks([Capability.FAULT_PROXIES]) and stack.lacks([Capability.PROVIDER_CONTROL]):
         return "the target has neither toxiproxy_url nor mock_url: no way to inject faults"
     return None
 

@@ -154,7 +154,7 @@ def probe_webhook(stack: Stack, timeout: float = 120.0) -> ProbeResult:
     from harness.checks.routing import call_webhook
 
     sent_at = time.time()
-    call = call_webhook(str(stack.target.router_url), f"2+2=? chaos probe {uuid.uuid4().hex[:12]}", timeout)
+    call = call_webhook(stack, f"2+2=? chaos probe {uuid.uuid4().hex[:12]}", timeout)
     result = ProbeResult(status=call.status, seconds=call.seconds, sent_at=sent_at, trace_id="",
                          model=str(call.body.get("route") or ""), text=str(call.body.get("result") or ""),
                          error=call.error)
@@ -164,10 +164,13 @@ def probe_webhook(stack: Stack, timeout: float = 120.0) -> ProbeResult:
 
 def probe_bot(stack: Stack, timeout: float = 30.0) -> ProbeResult:
     """One message to the bot through the Bot API stand-in: status 200 when a reply came, with its text."""
+    from harness.checks.routing import booked_message
+
     telegram = stack.telegram()
     assert telegram is not None
-    with telegram:
-        sent = telegram.send(f"/test chaos probe {uuid.uuid4().hex[:12]}")
+    text = f"/test chaos probe {uuid.uuid4().hex[:12]}"
+    with telegram, booked_message(stack, text):
+        sent = telegram.send(text)
         replies = telegram.wait_reply(sent["message_id"], timeout_s=timeout)
     seconds = replies[0].received_at - sent["sent_at"] if replies else timeout
     text = "".join(m.text for m in replies)

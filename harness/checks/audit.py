@@ -11,12 +11,13 @@ from __future__ import annotations
 from harness.checks._calls import chat
 from harness.registry import check
 from harness.results import Outcome
+from harness.spend import per_chat_model
 from harness.stack import Stack
 
 __all__ = ["cost_audit"]
 
 
-@check("COST-1")
+@check("COST-1", spend=per_chat_model(input_tokens=20))
 def cost_audit(stack: Stack) -> Outcome:
     tolerance = stack.target.threshold("COST-1")
     prices = stack.target.plan.list_prices

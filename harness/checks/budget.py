@@ -16,6 +16,7 @@ from harness.criteria import criterion
 from harness.gateway import Call
 from harness.registry import check
 from harness.results import Outcome
+from harness.spend import OUTPUT_BOUND, Estimate
 from harness.stack import Stack
 
 __all__ = ["month_key", "proxy_budget"]
@@ -30,7 +31,7 @@ def month_key() -> str:
     return f"harness:spend:proxy:{datetime.now(UTC):%Y-%m}"
 
 
-@check("BUD-1")
+@check("BUD-1", spend=Estimate(_MAX_CALLS, 10, OUTPUT_BOUND))
 def proxy_budget(stack: Stack, model: str = "gpt-4") -> Outcome:
     budget = stack.target.budget
     if budget is None or budget.warning_usd is None:

@@ -18,6 +18,7 @@ import yaml
 from harness.checks._calls import chat, provider_entries
 from harness.registry import check
 from harness.results import NotApplicable, Outcome
+from harness.spend import Estimate
 from harness.stack import Stack
 
 __all__ = ["configured_ttl", "exact_hit", "semantic_hits", "team_isolation", "ttl"]
@@ -35,7 +36,7 @@ UNRELATED = ["Write a haiku about autumn leaves in Kyoto.", "What is the boiling
 _SEMANTIC_TYPES = {"redis-semantic", "qdrant-semantic"}
 
 
-@check("CA-1")
+@check("CA-1", spend=Estimate(6, 20))
 def exact_hit(stack: Stack, hits: int = 5) -> Outcome:
     """CA-1: the same request again: answered under the limit with no upstream call. The hit's latency
     is the median of `hits` repeats on an open connection, so one scheduler hiccup is not the verdict.
@@ -98,7 +99,7 @@ def _ask_plain(stack: Stack, model: str, text: str) -> bool:
     return response.status_code == 200 and bool(response.headers.get("x-litellm-cache-key"))
 
 
-@check("CA-2")
+@check("CA-2", spend=Estimate(2 * len(PARAPHRASES) + len(UNRELATED), 30))
 def semantic_hits(stack: Stack) -> Outcome:
     """CA-2: after a question is answered, its paraphrase hits the semantic cache; unrelated prompts do not."""
     kind = _cache_params(stack).get("type")
@@ -131,7 +132,7 @@ def _redis_ttl(url: str, key: str) -> int | None:
     return int(reply[1:].split(b"\r\n")[0]) if reply.startswith(b":") else None
 
 
-@check("CA-3")
+@check("CA-3", spend=Estimate(5, 10))
 def ttl(stack: Stack, short_ttl_s: float = 2.0) -> Outcome:
     """CA-3: a cached entry carries the plan's TTL in Redis (the config's TTL is evidence, compared with the
     plan), and an entry past its TTL misses."""
@@ -187,7 +188,7 @@ def _pair(stack: Stack) -> tuple[str, str]:
     return teams[0].team, teams[1].team
 
 
-@check("CA-4")
+@check("CA-4", spend=Estimate(3, 20))
 def team_isolation(stack: Stack, teams: tuple[str, str] | None = None) -> Outcome:
     """CA-4: one prompt from two teams: the second team is not answered from the first's cache entry,
     while the first team, asking again, is (so the result is not just a cache that is off)."""

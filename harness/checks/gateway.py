@@ -16,6 +16,7 @@ from harness._proc import wait_until
 from harness.checks._calls import chat
 from harness.registry import check
 from harness.results import Outcome
+from harness.spend import Estimate, per_chat_model
 from harness.stack import Stack
 
 __all__ = ["auth_enforced", "each_model_answers", "gateway_ready", "model_catalogue", "openai_sdk_dropin"]
@@ -87,7 +88,7 @@ def _body_problems(body: Any) -> list[str]:
     return problems
 
 
-@check("GW-3")
+@check("GW-3", spend=per_chat_model(input_tokens=20))
 def each_model_answers(stack: Stack) -> Outcome:
     """GW-3: every chat model answers itself (not through a fallback) with a valid body and usage."""
     results: dict[str, str] = {}
@@ -112,7 +113,7 @@ def each_model_answers(stack: Stack) -> Outcome:
                    evidence=evidence)
 
 
-@check("GW-4")
+@check("GW-4", spend=Estimate(3, 10))
 def auth_enforced(stack: Stack) -> Outcome:
     """GW-4: no key, a wrong key and a revoked-looking key all get 401, and nothing reaches a provider."""
     model = stack.target.chat_models()[0].name
@@ -138,11 +139,13 @@ def auth_enforced(stack: Stack) -> Outcome:
                                                                               else [])})
 
 
-@check("GW-5")
+@check("GW-5", spend=Estimate(3, 30))
 def openai_sdk_dropin(stack: Stack) -> Outcome:
     """GW-5: the official `openai` SDK works unchanged: chat, streaming (same text), embeddings."""
     key = stack.master_key.get_secret_value() if stack.master_key else "none"
-    client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=key, max_retries=0, timeout=60)
+    # the SDK's own httpx client, with the spend guard's transport: its calls are booked like every other
+    client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=key, max_retries=0, timeout=60,
+                           http_client=stack.http(timeout=60))
     chat_model = stack.target.chat_models()[0].name
     embed_models = [m.name for m in stack.target.models if m.mode == "embedding"]
     prompt = [{"role": "user", "content": f"Drop-in check {_nonce()}: describe a gateway."}]

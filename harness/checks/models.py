@@ -13,13 +13,14 @@ from harness.checks._calls import chat, provider_entries
 from harness.gateway import Call, new_trace_id
 from harness.registry import check
 from harness.results import Outcome
+from harness.spend import Estimate, per_chat_model
 from harness.stack import Stack
 
 __all__ = ["all_models_valid", "cheap_model_caps", "cost_ordering", "escalation", "long_context_whole",
            "traces_per_model"]
 
 
-@check("MOD-1")
+@check("MOD-1", spend=per_chat_model(input_tokens=20))
 def all_models_valid(stack: Stack) -> Outcome:
     """MOD-1: one call per model, none answered 401, 429 or 5xx."""
     statuses = {m.name: chat(stack, m.name).status for m in stack.target.chat_models()}
@@ -28,7 +29,7 @@ def all_models_valid(stack: Stack) -> Outcome:
                    detail=f"errors: {bad}" if bad else "every model answered 200")
 
 
-@check("MOD-2")
+@check("MOD-2", spend=per_chat_model(input_tokens=20))
 def traces_per_model(stack: Stack) -> Outcome:
     """MOD-2: one call per model gives one trace per model, each with its own deployment's name."""
     langfuse = stack.langfuse()
@@ -54,7 +55,7 @@ def traces_per_model(stack: Stack) -> Outcome:
                    ("one trace per model, names distinct" if distinct else "models share a name in traces"))
 
 
-@check("MOD-3")
+@check("MOD-3", spend=lambda t: Estimate(len(t.plan.cost_order), 30))
 def cost_ordering(stack: Stack) -> Outcome:
     """MOD-3: the same prompt costs strictly less down the plan's order (gpt-4 > claude-3 > gemini-2)."""
     order = stack.target.plan.cost_order
@@ -66,7 +67,7 @@ def cost_ordering(stack: Stack) -> Outcome:
                    detail="costs fall in the plan's order" if ok else f"costs out of order or missing: {costs}")
 
 
-@check("MOD-4")
+@check("MOD-4", spend=Estimate(1, 20))
 def cheap_model_caps(stack: Stack) -> Outcome:
     """MOD-4: "What's 2+2?" to the cheap model: latency and cost under the plan's caps."""
     model = stack.target.plan.cheap_model
@@ -81,7 +82,7 @@ def cheap_model_caps(stack: Stack) -> Outcome:
                    else f"{model}: HTTP {call.status}")
 
 
-@check("MOD-5")
+@check("MOD-5", spend=Estimate(1, 2_600))
 def long_context_whole(stack: Stack) -> Outcome:
     """MOD-5: a 10K-character input reaches the long-context model's provider whole, no truncation error."""
     model = stack.target.plan.long_context_model
@@ -122,7 +123,7 @@ def _served(stack: Stack, call: Call) -> str | None:
     return header if not ok or ok[-1] == header else f"{header} (provider log: {ok[-1]})"
 
 
-@check("ESC-1")
+@check("ESC-1", spend=lambda t: Estimate(2, int(t.threshold("ESC-1") * 0.9)))
 def escalation(stack: Stack) -> Outcome:
     """ESC-1: above the token limit the default model's call is served by the escalation model; below, not."""
     plan, limit = stack.target.plan, int(stack.target.threshold("ESC-1"))

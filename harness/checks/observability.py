@@ -16,6 +16,7 @@ from harness.checks._calls import chat
 from harness.gateway import Call, new_trace_id
 from harness.registry import check
 from harness.results import Outcome
+from harness.spend import Estimate, per_chat_model
 from harness.stack import Stack
 
 __all__ = ["session_propagated", "trace_appears", "trace_content", "traces_complete"]
@@ -33,7 +34,7 @@ def _no_langfuse(ident: str) -> Outcome:
     return Outcome(id=ident, passed=False, detail="no Langfuse configured for this stack; add langfuse: to the target")
 
 
-@check("OBS-1")
+@check("OBS-1", spend=Estimate(1))
 def trace_appears(stack: Stack) -> Outcome:
     """OBS-1: a call's trace is readable through the Langfuse API within the threshold."""
     langfuse = stack.langfuse()
@@ -80,7 +81,7 @@ def _prices(stack: Stack) -> dict[str, dict[str, float | None]]:
             for item in response.json().get("data", [])}
 
 
-@check("OBS-2")
+@check("OBS-2", spend=per_chat_model(2))
 def trace_content(stack: Stack) -> Outcome:
     """OBS-2: per model, the trace's tokens equal the response usage, its cost is > 0 and equals
     tokens x the gateway's price table, and its latency is within the tolerance of the measured one."""
@@ -142,7 +143,7 @@ def trace_content(stack: Stack) -> Outcome:
                    detail="; ".join(problems) or "tokens, cost and latency match for every model", evidence=evidence)
 
 
-@check("OBS-3")
+@check("OBS-3", spend=Estimate(1))
 def session_propagated(stack: Stack) -> Outcome:
     """OBS-3: `metadata.session_id` on a request becomes the sessionId of its trace."""
     langfuse = stack.langfuse()
@@ -168,7 +169,7 @@ def session_propagated(stack: Stack) -> Outcome:
                    threshold=session, detail=f"{len(found)} trace(s) carry the session", evidence=evidence)
 
 
-@check("OBS-4")
+@check("OBS-4", spend=Estimate(8, 20))
 def traces_complete(stack: Stack, calls: int = 8, failures: int = 3) -> Outcome:
     """OBS-4: N calls of mixed outcome (some refused by the provider) make exactly N traces."""
     langfuse = stack.langfuse()

@@ -10,14 +10,25 @@ from harness.checks._calls import chat
 from harness.gateway import Call
 from harness.registry import check
 from harness.results import Outcome
+from harness.spend import OUTPUT_BOUND, Estimate
 from harness.stack import Stack
-from harness.target import Team
+from harness.target import Target, Team
 
 __all__ = ["MAX_BURST", "daily_budget", "isolation", "model_scope", "rpm_limit", "tpm_limit"]
 
 MAX_BURST = 250
 _RATE_HEADERS = ("retry-after", "x-ratelimit-remaining-requests", "x-ratelimit-limit-requests",
                  "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens")
+
+
+def _rpm(target: Target, team: str) -> int:
+    """The rpm a burst check will run against (the plan's, else the key's), for the estimate; 0 if none."""
+    configured = next((t.rpm for t in target.teams if t.team == team), None)
+    return min(MAX_BURST, int(target.plan_limit(team, "rpm") or configured or 0))
+
+
+def _tpm(target: Target, team: str) -> int:
+    return min(250_000, next((t.tpm or 0 for t in target.teams if t.team == team), 0))
 
 
 def _team(stack: Stack, name: str, ident: str, limit: str | None = None, label: str = "") -> Team | Outcome:
@@ -42,7 +53,7 @@ def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[
     return calls
 
 
-@check("QT-1")
+@check("QT-1", spend=lambda t: Estimate(_rpm(t, "customer") + 1, 10))
 def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
     """QT-1: a burst above the plan's rpm for the key: the first rpm calls pass, call rpm+1 gets 429 with rate
     headers. The rpm is the plan's (the keys file's is evidence); a team the plan does not name is judged
@@ -73,7 +84,7 @@ def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
                              "plan_rpm": planned})
 
 
-@check("QT-2")
+@check("QT-2", spend=lambda t: Estimate(4, int(_tpm(t, "admin") * 0.4)))
 def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
     """QT-2: calls of ~40 % of the key's tokens per minute each: a 429 arrives before the key overspends.
 
@@ -112,7 +123,7 @@ def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
                    detail=detail, evidence={"error": message})
 
 
-@check("QT-3")
+@check("QT-3", spend=Estimate(6, 10, OUTPUT_BOUND))
 def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> Outcome:
     """QT-3: calls of ~40 % of the key's daily USD limit each: once the limit is spent, a budget error.
 
@@ -155,7 +166,7 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
                    evidence={"error": message})
 
 
-@check("QT-4")
+@check("QT-4", spend=lambda t: Estimate(_rpm(t, "ceo") + 2, 10))
 def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("admin",)) -> Outcome:
     """QT-4: with one key at its limit, the other keys still get answers."""
     team = _team(stack, exhausted, "QT-4")
@@ -174,7 +185,7 @@ def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("
                    else f"could not drive {exhausted} to its limit ({len(calls)} calls)")
 
 
-@check("SEC-3")
+@check("SEC-3", spend=Estimate(2, 10))
 def model_scope(stack: Stack) -> Outcome:
     """SEC-3: a key limited to some models is refused (401/403) for any other model, and served for its own."""
     scoped = next((t for t in stack.target.teams if t.models), None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +18,11 @@ import httpx
 
 from harness.registry import check
 from harness.results import NotApplicable, Outcome
+from harness.spend import OUTPUT_BOUND, Estimate
 from harness.stack import Stack
 
-__all__ = ["MATRIX", "Traced", "WebhookCall", "bot_round_trip", "call_webhook", "error_lines", "log_sizes",
-           "routing_matrix", "trace_model"]
+__all__ = ["MATRIX", "Traced", "WebhookCall", "booked_message", "bot_round_trip", "call_webhook", "error_lines",
+           "log_sizes", "routing_matrix", "trace_model"]
 
 # the plan's test matrix: task -> expected model (a 60K-character text without any routing keyword)
 MATRIX: list[tuple[str, str, str]] = [
@@ -38,10 +41,12 @@ class WebhookCall:
     error: str = ""
 
 
-def call_webhook(url: str, task: str, timeout_s: float = 120.0) -> WebhookCall:
+def call_webhook(stack: Stack, task: str, timeout_s: float = 120.0) -> WebhookCall:
+    """One task to the stack's routing webhook (booked with the spend guard: the router calls a model)."""
     started = time.monotonic()
     try:
-        response = httpx.post(url, json={"task": task}, timeout=timeout_s)
+        with stack.http(timeout=timeout_s) as client:
+            response = client.post(str(stack.target.router_url), json={"task": task})
     except httpx.HTTPError as exc:
         return WebhookCall(0, time.monotonic() - started, error=f"{type(exc).__name__}: {exc}")
     seconds = time.monotonic() - started
@@ -98,7 +103,7 @@ def trace_model(stack: Stack, nonce: str, call_id: str | None, since: float, tim
     return None
 
 
-@check("RT-1", "RT-2", "RT-3")
+@check("RT-1", "RT-2", "RT-3", spend=Estimate(len(MATRIX), 5_100))
 def routing_matrix(stack: Stack) -> list[Outcome]:
     """RT-1 (each answer within the limit), RT-2 (route from the answer and from the trace), RT-3 (a reason)."""
     url = stack.target.router_url
@@ -110,7 +115,7 @@ def routing_matrix(stack: Stack) -> list[Outcome]:
         nonce = uuid.uuid4().hex[:12]
         task = f"{text} [ref {nonce}]"
         since = time.time()
-        call = call_webhook(url, task)
+        call = call_webhook(stack, task)
         routed = call.body.get("route")
         reason = str(call.body.get("reason") or "")
         found = trace_model(stack, nonce, call.body.get("call_id"), since) if call.status == 200 else None
@@ -131,6 +136,18 @@ def routing_matrix(stack: Stack) -> list[Outcome]:
     return outcomes
 
 
+@contextmanager
+def booked_message(stack: Stack, text: str) -> Iterator[None]:
+    """A message to the bot is an LLM call the harness causes: its worst case is booked before it is sent
+    and kept (the bot's reply shows no usage)."""
+    assert stack.spend is not None
+    reservation = stack.spend.reserve(None, len(text.encode()) + 64, OUTPUT_BOUND)
+    try:
+        yield
+    finally:
+        stack.spend.settle(reservation, None)
+
+
 def log_sizes(stack: Stack) -> dict[str, int]:
     return {name: len(text) for name, text in stack.service_logs().items()}
 
@@ -145,7 +162,7 @@ def error_lines(stack: Stack, sizes: dict[str, int]) -> list[str]:
     return found
 
 
-@check("E2E-1")
+@check("E2E-1", spend=Estimate(1, 20))
 def bot_round_trip(stack: Stack, text: str = "/test Hello from Telegram") -> Outcome:
     """E2E-1: a message into the bot -> its reply within the limit; the call traced; no error line in any log."""
     telegram = stack.telegram()
@@ -155,7 +172,7 @@ def bot_round_trip(stack: Stack, text: str = "/test Hello from Telegram") -> Out
     nonce = uuid.uuid4().hex[:12]
     sizes = log_sizes(stack)
     since = time.time()
-    with telegram:
+    with telegram, booked_message(stack, text):
         sent = telegram.send(f"{text} [ref {nonce}]")
         replies = telegram.wait_reply(sent["message_id"], timeout_s=limit * 3)
     seconds = round(replies[0].received_at - sent["sent_at"], 3) if replies else None

@@ -16,6 +16,7 @@ from harness.checks._calls import chat
 from harness.gateway import new_trace_id
 from harness.registry import check
 from harness.results import Outcome
+from harness.spend import Estimate
 from harness.stack import Stack
 
 __all__ = ["DEFAULT_CREDENTIALS", "default_credentials", "secrets_in_artifacts", "secrets_in_traces", "secrets_of"]
@@ -37,7 +38,7 @@ def _hits(text: str, where: str, secrets: dict[str, str]) -> list[str]:
     return [f"{name} in {where}" for name, value in secrets.items() if value in text]
 
 
-@check("OBS-5")
+@check("OBS-5", spend=Estimate(1))
 def secrets_in_traces(stack: Stack) -> Outcome:
     """OBS-5: a traced call of its own, then every trace and observation body, searched for every secret."""
     langfuse = stack.langfuse()

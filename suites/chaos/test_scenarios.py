@@ -41,6 +41,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.mark.criterion("FB-1")
+@pytest.mark.spend(0)  # reads the config
 def test_chains_as_planned(stack: Stack, record: Callable[[Outcome], Outcome]) -> None:
     """Each plan chain is in the config under test, as the plan has it (the probes then show what the
     gateway does with it); a config without fallbacks FAILs here, naming each missing chain."""

@@ -6,7 +6,7 @@ its samples and time series go to the run folder (`load/<profile>/`, `load.json`
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,15 @@ def load_runs(stack: Stack, pytestconfig: pytest.Config, run_dir: Path) -> dict[
     except ValueError as exc:
         pytest.exit(f"load: {exc}", returncode=2)
     spec = spec_for(stack)
+    ledger = stack.spend
+    assert ledger is not None
+    # real providers: Locust's users send from their own process, so the guard bounds their request count
+    # by the cap before they start (--yes / --spend-approved lifts it), and books their samples after
+    worst = max(ledger.cost(m, max(len(p.encode()) for p in spec.prompts) + 16, spec.max_tokens, worst=True)
+                for m in spec.models)
+    allowed = None if options.spend_approved else ledger.calls_within_cap(worst)
+    if allowed is not None:
+        spec = replace(spec, max_requests=max(1, min(spec.max_requests, allowed // max(1, options.workers or 1))))
     runs: dict[str, LoadRun] = {}
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():  # progress lines reach the terminal as the run goes
@@ -41,6 +50,9 @@ def load_runs(stack: Stack, pytestconfig: pytest.Config, run_dir: Path) -> dict[
                                               on_progress=progress_printer(profile))
             except LoadRefused as exc:
                 pytest.exit(f"load: {exc}", returncode=2)
+            for sample in runs[profile.name].samples:
+                ledger.book(ledger.cost(sample.model or None, 30, sample.output_tokens if sample.status == 200 else 0),
+                            profile.criterion or "load")
             if runs[profile.name].interrupted:
                 break
     document = {name: run.as_dict() | ({"knee": checks.knee(run)} if run.stages else {})
@@ -73,6 +85,7 @@ def test_health(load_runs: dict[str, LoadRun], stack: Stack, record: Record) -> 
 
 
 @pytest.mark.criterion("LD-6")
+@pytest.mark.spend(420, 10, 16)  # 200 pairs and 10 warm-up pairs, each one direct call and one through the gateway
 def test_overhead(stack: Stack, record: Record, run_dir: Path) -> None:
     registry.require("LD-6", stack)
     direct = stack.direct_provider
