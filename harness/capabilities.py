@@ -32,6 +32,10 @@ class Capability(StrEnum):
     # the stack's fault server reaches servers the harness starts on this machine (the backup stores)
     HOST_NETWORK = "fault server on this host"
     DIRECT_PROVIDER = "the provider reached directly"  # the gateway's OpenAI-format provider, bypassing it
+    # the deployment's own event layer: its stream (publish, read) and its truth remote (clone, fetch)
+    EVENT_PIPELINE = "the deployment's event stream and truth remote"
+    AUDIT_LOG = "the observer's audit log"
+    CHANGE_REQUESTS = "the observer's change requests"
 
 
 # what a user adds to the target (or which provider to choose) to give each capability
@@ -52,6 +56,9 @@ ENABLED_BY: dict[Capability, str] = {
     Capability.OWNED: "provider: local or containers (a stack the harness starts)",
     Capability.HOST_NETWORK: "provider: local",
     Capability.DIRECT_PROVIDER: "provider: local or containers (the harness knows the provider's address and key)",
+    Capability.EVENT_PIPELINE: "events (redis_url, stream, truth_remote, observer_identity)",
+    Capability.AUDIT_LOG: "events.audit_log (the observer's JSONL audit log, readable)",
+    Capability.CHANGE_REQUESTS: "events.change_requests (the folder the observer writes change requests to)",
 }
 
 

@@ -5,7 +5,8 @@ config's fallbacks) at the plan's list prices, for every byte of its input as a 
 (else `OUTPUT_BOUND`) as output. A call that would take the harness past the cap is never sent:
 `SpendCapReached` stops the run with one line. Once the answer is in, the reservation becomes the call's
 cost from the usage the gateway returned, at the served model's list price; a failed call keeps its input
-side (a provider may have billed the prompt), a streamed one its whole reservation (its usage is not read).
+side unless it was refused (4xx: nothing is billed), a streamed one its whole reservation (its usage is
+not read).
 
 The cap applies to providers the harness does not control. Against the harness's mock the ledger still
 counts (what the same calls would cost at list prices), with no cap unless the target sets one.
@@ -146,9 +147,13 @@ class SpendLedger:
             booked.usd += spent
 
     def settle_answer(self, reservation: Reservation, status: int, body: Any, served_by: str | None = None) -> None:
-        """From a gateway's answer: its usage at the served model's list price; the input side of a failure;
+        """From a gateway's answer: its usage at the served model's list price; nothing for a refusal (4xx);
+        the input side of any other failure;
         the whole reservation for an answer without usage (a router's, whose calls are not shown)."""
-        if status != 200:
+        if 400 <= status < 500:  # refused (key, quota, budget, bad request): no provider bills a refusal
+            self.settle(reservation, 0.0)
+            return
+        if status != 200:  # a provider may have read the prompt before failing
             self.settle(reservation, reservation.input_usd)
             return
         usage = body.get("usage") if isinstance(body, dict) else None

@@ -126,7 +126,10 @@ class Stack:
                    Capability.SERVICE_LOGS: self.logs is not None, Capability.PROCESS_CONTROL: bool(self.pids),
                    Capability.ROUTER: bool(t.router_url), Capability.BOT_API: bool(t.telegram_url),
                    Capability.ALERT_SINK: bool(t.alerts_url), Capability.BACKUP_STORE: t.backup is not None,
-                   Capability.DIRECT_PROVIDER: self.direct_provider is not None}
+                   Capability.DIRECT_PROVIDER: self.direct_provider is not None,
+                   Capability.EVENT_PIPELINE: t.events is not None,
+                   Capability.AUDIT_LOG: t.events is not None and t.events.audit_log is not None,
+                   Capability.CHANGE_REQUESTS: t.events is not None and t.events.change_requests is not None}
         return frozenset(cap for cap, ok in present.items() if ok) | self.granted
 
     def lacks(self, needs: Iterable[Capability]) -> list[Capability]:

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from harness.criteria import criterion
 from harness.plan import Plan, PlanTeam, ProxyBudget, ServingBudget
+from harness.sections import AlertingSettings, BackupTarget, EventsTarget, LoadSettings
 
-__all__ = ["Endpoint", "LangfuseTarget", "LoadSettings", "ModelSpec", "Plan", "PlanTeam", "ProxyBudget",
-           "ServingBudget", "Target", "TargetError", "Team", "load_target", "read_budget", "read_litellm_config",
-           "read_teams"]
+__all__ = ["AlertingSettings", "BackupTarget", "Endpoint", "EventsTarget", "LangfuseTarget", "LoadSettings",
+           "ModelSpec", "Plan", "PlanTeam", "ProxyBudget", "ServingBudget", "Target", "TargetError", "Team",
+           "load_target", "read_budget", "read_litellm_config", "read_teams"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 REPO = Path(__file__).resolve().parent.parent
@@ -69,62 +70,6 @@ class Team(_Model):
         return {**self.model_dump(exclude={"key"}), "key": self.secret()}
 
 
-class LoadSettings(_Model):
-    """What `harness load` sends (LD-1..LD-6) and where it may send it."""
-
-    allow_hosts: list[str] = Field(default_factory=list, description="non-loopback hosts that may receive load")
-    keys: Literal["master", "teams"] = Field(
-        "master", description="master: gateway capacity; teams: the team keys spread over users (their rpm limits "
-                              "then shape the load: the Fly.io plan's four keys allow 390 requests/min together)")
-    models: list[str] = Field(default_factory=lambda: ["gpt-4", "claude-3", "gemini-2"])
-    prompts: list[str] = Field(default_factory=list, description="prompt mix; empty: the harness's default five")
-    stream_ratio: float = Field(0.5, ge=0, le=1)
-    max_tokens: int = Field(64, ge=1)
-    think_time_s: tuple[float, float] = Field((0.5, 1.5), description="closed loop: pause between a user's calls")
-    max_requests: int = Field(200_000, ge=1, description="hard bound per generator process")
-
-
-class AlertingSettings(_Model):
-    """The alerting stack's timing (AL-1..AL-5): the plans' windows by default, `time_scale` shrinks every
-    duration for short runs (floor 1 s). Thresholds of the rules are criteria: AL-2.rate, AL-3.p95, AL-4.spend."""
-
-    time_scale: float = Field(1.0, gt=0, le=1, description="every duration below times this (CI: 1/30)")
-    scrape_interval_s: float = Field(15.0, gt=0, description="Prometheus scrape and rule evaluation interval")
-    window_s: float = Field(300.0, gt=0, description="rate windows of the error-rate, latency and quota rules")
-    failed_checks: int = Field(3, ge=1, description="health checks that must fail before 'down' (the plan: 3x)")
-    group_wait_s: float = Field(30.0, ge=0, description="Alertmanager: wait before a new group's first notification")
-    # well under the plan's 5-minute window: an alert that joins a group after its first flush waits one group
-    # interval, so Alertmanager's default 5m lets such an alert arrive a whole window late (seen at 1/30 scale:
-    # AL-2's notification 14 s after the errors against a 10 s limit, one group interval after the alert fired)
-    group_interval_s: float = Field(60.0, gt=0, description="Alertmanager: wait between a group's notifications "
-                                                            "(bounds how late a resolve, or a joining alert, is sent)")
-    memory_for_s: float = Field(300.0, ge=0, description="RAM above the limit this long (the plan: 5 min)")
-    memory_ratio: float = Field(0.90, gt=0, le=1)
-    disk_ratio: float = Field(0.85, gt=0, le=1)
-
-    def scaled(self, seconds: float) -> float:
-        """A duration of the plans, shrunk by `time_scale` (never under 1 s: one scrape)."""
-        return max(1.0, seconds * self.time_scale)
-
-
-class BackupTarget(_Model):
-    """Where a deployment's own backup job writes (the VPS plan's nightly job): the harness checks the
-    newest set there and restores it into fresh servers of its own."""
-
-    store: str = Field(description="file:///path, s3://bucket/prefix or gs://bucket/prefix, in the layout of "
-                                   "stack/backup/backup.py (<stamp>/..., manifest.json)")
-    endpoint: str | None = Field(None, description="an S3-compatible or Cloud Storage API endpoint; default: the "
-                                                   "cloud's own, with the environment's credentials")
-    max_age_h: float = Field(26.0, gt=0, description="the newest set must be younger (a daily job, with slack)")
-
-    @field_validator("store")
-    @classmethod
-    def _known_store(cls, value: str) -> str:
-        if not value.startswith(("file://", "s3://", "gs://")):
-            raise ValueError("use file:///path, s3://bucket/prefix or gs://bucket/prefix")
-        return value
-
-
 class LangfuseTarget(_Model):
     url: str
     public_key: str
@@ -157,6 +102,8 @@ class Target(_Model):
     telegram_url: str | None = Field(None, description="Bot API stand-in the chat bot polls (E2E-1); its control "
                                                        "API sends a user's message and reads the bot's replies")
     backup: BackupTarget | None = Field(None, description="an external deployment's backup store (BK-1, BK-2)")
+    events: EventsTarget | None = Field(None, description="the deployment's event stream and truth remote "
+                                                         "(EV-*, OBV-*, GIT-*)")
     logs_dir: Path | None = Field(None, description="a folder with the deployment's service logs (`<service>.log`), "
                                                     "searched for secrets (SEC-2) and error lines (E2E-1)")
     load: LoadSettings = Field(default_factory=lambda: LoadSettings())

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from harness import registry
 from harness.stack import Stack
-from harness.target import REFERENCE_CONFIG, REPO, Target
+from harness.target import REFERENCE_CONFIG, REPO, Target, load_target
 from tests.conftest import start_stack
 
 
@@ -56,6 +57,12 @@ def test_a_healthy_stack_seen_with_only_gateway_langfuse_config_and_keys_is_go(o
         "_url", "logs_dir", "langfuse", "teams", "backup.store", "provider: local", "semantic_cache"))]
     assert not unnamed, [(r["id"], r["detail"]) for r in skips if r["id"] in unnamed]
     assert "CA-3" in {r["id"] for r in skips} and "criteria verified" in data["coverage"]
+    # what `harness plan` said each check would send holds: no check sent more LLM calls than it declares
+    target = load_target(_user_target(own_stack, tmp_path))
+    booked = {ident: spent["calls"] for ident, spent in data["spend"]["by_criterion"].items()}
+    declared = {ident: max(c.estimate(target).calls for c in registry.checks_for(ident)) for ident in booked}
+    over = {ident: (booked[ident], limit) for ident, limit in declared.items() if booked[ident] > limit}
+    assert declared and not over, over
 
 
 def test_giving_redis_url_lets_ca3_run_and_pass(own_stack: Stack, tmp_path: Path) -> None:

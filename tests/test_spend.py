@@ -53,15 +53,20 @@ def test_an_answered_call_is_booked_at_its_usage_and_the_served_models_price() -
     assert summary.by_criterion["GW-3"].calls == 1
 
 
-def test_a_refused_call_keeps_its_input_side_and_other_requests_pass_unbooked() -> None:
+def test_a_failed_call_keeps_its_input_side_a_refused_one_costs_nothing_and_other_requests_pass_unbooked() -> None:
     sent: list[dict[str, object]] = []
     ledger = _ledger()
-    client = httpx.Client(transport=GuardedTransport(ledger, _gateway(sent, status=429)), base_url="http://gw")
-    client.post("/v1/chat/completions", json={"model": "gpt-4", "messages": [{"role": "user", "content": "x" * 100}]})
+    body = {"model": "gpt-4", "messages": [{"role": "user", "content": "x" * 100}]}
+    httpx.Client(transport=GuardedTransport(ledger, _gateway(sent, status=502))).post("http://gw/chat/completions",
+                                                                                      json=body)
     assert 0 < ledger.summary().usd < ledger.cost("gpt-4", 200, OUTPUT_BOUND)
+    failed = ledger.summary().usd
+    client = httpx.Client(transport=GuardedTransport(ledger, _gateway(sent, status=429)), base_url="http://gw")
+    client.post("/v1/chat/completions", json=body)
+    assert ledger.summary().usd == failed and ledger.summary().calls == 2
     client.get("/v1/models")
     client.post("/key/generate", json={})
-    assert ledger.summary().calls == 1
+    assert ledger.summary().calls == 2
 
 
 def test_a_task_to_the_routing_webhook_is_booked_whole() -> None:
