@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-__all__ = ["ENABLED_BY", "Capability", "explain_missing"]
+__all__ = ["ENABLED_BY", "Capability", "explain_missing", "fields_for"]
 
 
 class Capability(StrEnum):
@@ -66,3 +66,15 @@ def explain_missing(missing: Iterable[Capability]) -> str:
     """One line: what is missing and the target field (or provider) that gives each."""
     parts = [f"{cap.value} ({ENABLED_BY[cap]})" for cap in sorted(set(missing), key=list(Capability).index)]
     return "needs " + "; ".join(parts)
+
+
+def fields_for(alternatives: Iterable[Iterable[Capability]]) -> str:
+    """What to add, in short: `redis_url + teams`, alternatives joined by `; or` (harness plan's column);
+    of several provider requirements the narrowest (`provider: local`) is named."""
+    ways = []
+    for missing in alternatives:
+        names = list(dict.fromkeys(ENABLED_BY[cap].split(" (", 1)[0] for cap in sorted(set(missing),
+                                                                                         key=list(Capability).index)))
+        providers = sorted((n for n in names if n.startswith("provider:")), key=len)
+        ways.append(" + ".join([n for n in names if not n.startswith("provider:")] + providers[:1]))
+    return "; or ".join(dict.fromkeys(ways))

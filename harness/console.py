@@ -54,7 +54,7 @@ def print_plan(document: dict[str, Any]) -> None:
     """`harness plan`: each criterion of a suite, whether it runs (else why not, and the field that lets it),
     its LLM calls and their cost at the plan's list prices; then the suite's one line."""
     table = Table(title=f"{document['suite']}: what will run", show_header=True)
-    for column in ("ID", "test", "cases", "runs", "LLM calls", "est. USD", "why not / how to enable"):
+    for column in ("ID", "test", "cases", "runs", "LLM calls", "est. USD", "to run it, add"):
         table.add_column(column, overflow="fold")
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in document["rows"]:  # a chaos scenario's cases (chain x variant) on one line

@@ -134,7 +134,6 @@ _ALL = [
 # what each criterion's verdict rests on, whichever check decides it; a stack without one makes it a SKIP
 # naming the target field that gives it (harness.registry)
 _LANGFUSE, _TEAMS = frozenset({C.LANGFUSE}), frozenset({C.TEAM_KEYS})
-_REFERENCE_OBSERVER = frozenset({C.OWNED, C.REDIS})  # the reference observer, against the stack's own Redis
 _NEEDS: dict[str, frozenset[C]] = {
     **dict.fromkeys(("OBS-1", "OBS-2", "OBS-3", "OBS-4", "OBS-5", "MOD-2", "FB-3"), _LANGFUSE),
     **dict.fromkeys(("QT-1", "QT-2", "QT-4", "SEC-3", "CA-4"), _TEAMS),
@@ -145,7 +144,8 @@ _NEEDS: dict[str, frozenset[C]] = {
     "SEC-2": frozenset({C.SERVICE_LOGS}),
     **dict.fromkeys(("RT-1", "RT-2", "RT-3"), frozenset({C.ROUTER})),
     **dict.fromkeys(("E2E-1", "E2E-2"), frozenset({C.BOT_API})),
-    **dict.fromkeys(("EV-1", "EV-2", "OBV-1", "OBV-2", "OBV-3", "GIT-1", "GIT-2", "GIT-3"), _REFERENCE_OBSERVER),
+    # the event layer's criteria are decided on the reference observer (a stack the harness started) or on
+    # the deployment's own stream and remote: each check says which (harness.checks.events)
     **dict.fromkeys(("AL-1", "AL-2", "AL-3", "AL-4", "AL-5"), frozenset({C.ALERT_SINK})),
     "LD-6": frozenset({C.DIRECT_PROVIDER, C.MASTER_KEY}),
 }

@@ -77,6 +77,10 @@ def _git(repo: Path, *args: str) -> str:
 class ObserverRig:
     """One observer deployment under test: `start()`, `kill()`, `publish()`, `approve()`, then read results."""
 
+    identity = IDENTITY_EMAIL
+    settle_s = 10.0  # how long it may take to apply and push one event
+    hold_s = 2.0  # how long an unapproved change is watched for being applied
+
     def __init__(self, redis_url: str, folder: Path, flags: tuple[str, ...] = (),
                  publisher_stream: str | None = None) -> None:
         self.redis_url, self.folder, self.flags = redis_url, folder.resolve(), flags
@@ -127,6 +131,9 @@ class ObserverRig:
         self.client.close()
 
     # traffic
+
+    def aggregate(self, name: str) -> str:
+        return name  # a fresh repository of its own: the names need no namespace
 
     def publish(self, event: dict[str, Any] | str, validate: bool = True) -> str:
         return self.schema.publish(self.client, event, stream=self.publisher_stream, validate=validate)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import registry
-from harness.capabilities import Capability
+from harness.capabilities import Capability, fields_for
 from harness.criteria import criterion
 from harness.spend import Estimate
 from harness.stack import Stack
@@ -35,7 +35,7 @@ class Row:
     ids: tuple[str, ...]
     test: str
     runs: bool
-    why: str = ""  # the SKIP reason: the missing capability and the target field that gives it
+    why: str = ""  # why it SKIPs: the target fields (or provider) that would let it run
     calls: int | None = 0  # None: not estimated (each call is still booked by the spend guard)
     usd: float = 0.0
 
@@ -115,7 +115,7 @@ def _registry_row(ident: str, ids: tuple[str, ...], test: str, stack: Stack) -> 
     try:
         chosen = registry.select(ident, stack)
     except registry.MissingCapability as exc:
-        return Row(ids, test, False, str(exc))
+        return Row(ids, test, False, fields_for(exc.missing))
     estimate = chosen.estimate(stack.target)
     return Row(ids, test, True, calls=estimate.calls, usd=_cost(stack, estimate))
 
@@ -169,7 +169,7 @@ def preview(items: Iterable[Any], stack: Stack, suite: str, load_profiles: Itera
             lacking = stack.lacks(sorted(frozenset().union(*(criterion(i).needs for i in ids)),
                                          key=list(Capability).index))
             if lacking:
-                out.rows.append(Row(ids, item.name, False, str(registry.MissingCapability(ids[0], [lacking]))))
+                out.rows.append(Row(ids, item.name, False, fields_for([lacking])))
                 continue
             declared = item.get_closest_marker("spend")
             if declared is not None:

@@ -82,7 +82,8 @@ def check(ident: str, *also: str, needs: Iterable[Capability] = (), on: str = "s
         entry = Check(ids=ids, fn=fn, own_needs=frozenset(needs), on=on, spend=spend)
         for i in ids:
             REGISTRY.setdefault(i, [])
-            if all(c.name != entry.name for c in REGISTRY[i]):  # a module reloaded by a test registers once
+            # a module reloaded by a test registers once; one function may decide on several subjects
+            if all((c.name, c.on) != (entry.name, entry.on) for c in REGISTRY[i]):
                 REGISTRY[i].append(entry)
         return fn
 

@@ -79,7 +79,8 @@ class EventsTarget(_Model):
     redis_url: SecretStr = Field(description="the Redis holding the event stream")
     stream: str = "agent_events"
     group: str = Field("observers", description="the observer's consumer group on the stream")
-    namespace: str = Field("harness-test", description="aggregate ids the harness's test events use as prefix")
+    namespace: str = Field("harness-test", pattern=r"^[a-z][a-z0-9_\-]*$",
+                           description="the aggregate kind of the harness's test events (`<namespace>:<run>-<check>`)")
     truth_remote: str = Field(description="the truth repository's git remote (URL or path) the harness may fetch")
     branch: str = "main"
     observer_identity: str = Field(description="the e-mail the observer commits as (GIT-1)")

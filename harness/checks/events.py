@@ -1,7 +1,9 @@
 """EV-1, EV-2, OBV-1..OBV-3, GIT-1..GIT-3: the VPS plan's event layer (slices 7-9), judged from outside.
 
-Each check runs against an ObserverRig (a stream, an audit log, change requests, a truth repo and its
-remote) and reads only what an operator could: the stream, the files, and `git log`.
+Each check runs on an event rig and reads only what an operator could: the stream, the files, `git log`.
+Two rigs: the reference observer the harness runs on a stack it started (`observer`), or the deployment's
+own observer reached through its stream and truth remote (`pipeline`, the target's `events:` section);
+a check registered on both is the same code, judging whichever observer is there.
 """
 
 from __future__ import annotations
@@ -9,20 +11,27 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections import Counter
 
-from harness.observer import IDENTITY_EMAIL, ObserverRig, make_event
+from harness.capabilities import Capability
+from harness.observer import ObserverRig, make_event
+from harness.pipeline import EventRig, UserPipeline
 from harness.registry import check
 from harness.results import Outcome
 
 __all__ = ["approval_gate", "audit_log", "auto_commit", "bad_events", "crash_safety", "drift", "history",
-           "on_stream"]
+           "on_stream", "redelivery", "refused_by_pipeline"]
+
+REFERENCE = frozenset({Capability.OWNED, Capability.REDIS})  # the reference observer, on the stack's own Redis
+PIPELINE = frozenset({Capability.EVENT_PIPELINE})
 
 
-@check("EV-1", on="observer")
-def on_stream(rig: ObserverRig) -> Outcome:
+@check("EV-1", on="observer", needs=REFERENCE)
+@check("EV-1", on="pipeline", needs=PIPELINE)
+def on_stream(rig: EventRig) -> Outcome:
     """EV-1: a published event is on the stream (XREAD) and passes the schema."""
-    event = make_event("project:life-os", 0)
+    event = make_event(rig.aggregate("project:life-os"), 0)
     entry = rig.publish(event)
     found = rig.client.xrange(rig.stream, entry, entry)
     body = json.loads(found[0][1][b"event"]) if found else None
@@ -44,7 +53,7 @@ _BAD = {
 }
 
 
-@check("EV-2", on="observer")
+@check("EV-2", on="observer", needs=REFERENCE)
 def bad_events(rig: ObserverRig, validate: bool = True) -> Outcome:
     """EV-2: malformed events are refused with a message naming the problem, and nothing is written."""
     before = rig.client.xlen(rig.stream) if rig.client.exists(rig.stream) else 0
@@ -64,14 +73,28 @@ def bad_events(rig: ObserverRig, validate: bool = True) -> Outcome:
                    else f"accepted {accepted}, {written} entries written", evidence={"messages": refused})
 
 
-@check("OBV-1", on="observer")
-def drift(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
+def _committed(rig: EventRig, event_id: str, timeout_s: float) -> list[dict[str, str]]:
+    """The commits of an event on the rig's remote, waiting up to `timeout_s` for the first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [c for c in rig.commits("remote") if c["event_id"] == event_id]
+        if found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.2)
+
+
+@check("OBV-1", on="observer", needs=REFERENCE)
+@check("OBV-1", on="pipeline", needs=PIPELINE | {Capability.CHANGE_REQUESTS})
+def drift(rig: EventRig, timeout_s: float | None = None) -> Outcome:
     """OBV-1: an event based on a stale version becomes a change request and is not applied."""
-    aggregate = "project:drift-check"
-    rig.publish(make_event(aggregate, 0))
+    aggregate = rig.aggregate("project:drift-check")
+    first = make_event(aggregate, 0)
+    rig.publish(first)
     stale = make_event(aggregate, 0)  # the aggregate is at 1 once the first is applied
     rig.publish(stale)
-    drained = rig.drained(timeout_s)
+    drained = rig.drained(timeout_s or rig.settle_s)
+    # absence is judged only once the first event's commit is visible: a late push cannot hide an application
+    _committed(rig, first["event_id"], timeout_s or rig.settle_s)
     request = rig.change_requests().get(stale["event_id"])
     applied = [c for c in rig.commits() if c["event_id"] == stale["event_id"]]
     ok = drained and request is not None and request.get("kind") == "drift" and not applied
@@ -81,15 +104,20 @@ def drift(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
                    detail=request["reason"] if request else "no change request for a stale event")
 
 
-@check("OBV-2", on="observer")
-def audit_log(rig: ObserverRig, count: int = 20, timeout_s: float = 20.0) -> Outcome:
+@check("OBV-2", on="observer", needs=REFERENCE)
+@check("OBV-2", on="pipeline", needs=PIPELINE | {Capability.AUDIT_LOG})
+def audit_log(rig: EventRig, count: int = 20, timeout_s: float | None = None) -> Outcome:
     """OBV-2: every event lands in the JSONL log once, and lines written earlier never change."""
+    assert rig.audit is not None  # the pipeline's check needs the audit log (events.audit_log)
+    aggregate = rig.aggregate("project:audit-check")
+    rig.publish(make_event(aggregate, 0))  # lines written earlier: at least one, whatever ran before
+    rig.drained(timeout_s or rig.settle_s)
     before = rig.audit.read_bytes() if rig.audit.exists() else b""
-    events = [make_event("project:audit-check", i) for i in range(count)]
+    events = [make_event(aggregate, i) for i in range(1, count + 1)]
     for event in events:
         rig.publish(event)
-    drained = rig.drained(timeout_s)
-    after = rig.audit.read_bytes()
+    drained = rig.drained(2 * (timeout_s or rig.settle_s))
+    after = rig.audit.read_bytes() if rig.audit.exists() else b""
     ids = Counter(rig.audit_ids())
     missing = [e["event_id"] for e in events if ids[e["event_id"]] == 0]
     duplicated = [e["event_id"] for e in events if ids[e["event_id"]] > 1]
@@ -102,39 +130,42 @@ def audit_log(rig: ObserverRig, count: int = 20, timeout_s: float = 20.0) -> Out
                           f"{'unchanged' if prefix_kept else 'CHANGED'}")
 
 
-@check("GIT-1", on="observer")
-def auto_commit(rig: ObserverRig, timeout_s: float = 10.0) -> Outcome:
+@check("GIT-1", on="observer", needs=REFERENCE)
+@check("GIT-1", on="pipeline", needs=PIPELINE)
+def auto_commit(rig: EventRig, timeout_s: float | None = None) -> Outcome:
     """GIT-1: a low-risk change is committed by the observer's identity and reaches the remote."""
-    event = make_event("project:commit-check", 0)
+    event = make_event(rig.aggregate("project:commit-check"), 0)
     rig.publish(event)
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + (timeout_s or rig.settle_s)
     remote: list[dict[str, str]] = []
     while time.monotonic() < deadline:
         remote = [c for c in rig.commits("remote") if c["event_id"] == event["event_id"]]
         if remote:
             break
         time.sleep(0.1)
-    ok = len(remote) == 1 and remote[0]["author"] == IDENTITY_EMAIL
+    ok = len(remote) == 1 and remote[0]["author"] == rig.identity
     return Outcome(id="GIT-1", passed=ok, measured={"commits_on_remote": len(remote),
                                                     "author": remote[0]["author"] if remote else None},
-                   threshold={"commits_on_remote": 1, "author": IDENTITY_EMAIL},
+                   threshold={"commits_on_remote": 1, "author": rig.identity},
                    detail=f"commit {remote[0]['sha'][:10]} by {remote[0]['author']}" if remote
                    else "no commit for the event reached the remote")
 
 
-@check("GIT-2", on="observer")
-def approval_gate(rig: ObserverRig, hold_s: float = 2.0, timeout_s: float = 10.0) -> Outcome:
+@check("GIT-2", on="observer", needs=REFERENCE)
+@check("GIT-2", on="pipeline", needs=PIPELINE | {Capability.CHANGE_REQUESTS})
+def approval_gate(rig: EventRig, hold_s: float | None = None, timeout_s: float | None = None) -> Outcome:
     """GIT-2: a high-risk change is not applied while unapproved, and is applied once approved."""
-    aggregate = "project:approval-check"
+    aggregate = rig.aggregate("project:approval-check")
     event = make_event(aggregate, 0, approval=True, data={"budget": "raise to $500"})
     rig.publish(event)
+    hold_s = hold_s or rig.hold_s
     time.sleep(hold_s)
     early = [c for c in rig.commits() if c["event_id"] == event["event_id"]]
     request = rig.change_requests().get(event["event_id"], {})
     approved_at = time.monotonic()
     rig.approve(event["event_id"], "harness-check")
     applied: list[dict[str, str]] = []
-    while time.monotonic() - approved_at < timeout_s and not applied:
+    while time.monotonic() - approved_at < (timeout_s or rig.settle_s) and not applied:
         applied = [c for c in rig.commits() if c["event_id"] == event["event_id"]]
         time.sleep(0.05)
     latency = round(time.monotonic() - approved_at, 3) if applied else None
@@ -147,7 +178,7 @@ def approval_gate(rig: ObserverRig, hold_s: float = 2.0, timeout_s: float = 10.0
                               f"after: {len(applied)} commits")
 
 
-@check("GIT-3", on="observer")
+@check("GIT-3", on="observer", needs=REFERENCE)
 def history(rig: ObserverRig) -> Outcome:
     """GIT-3: one commit per applied change (no event id twice), no change request for an applied event,
     and the event log holds every published event exactly once."""
@@ -167,7 +198,7 @@ def history(rig: ObserverRig) -> Outcome:
                    else f"processed twice: {(twice + both + repeated)[:3]}")
 
 
-@check("OBV-3", on="observer")
+@check("OBV-3", on="observer", needs=REFERENCE)
 def crash_safety(rig: ObserverRig, events: int = 60, kills: int = 4, seed: int | None = None,
                  timeout_s: float = 60.0) -> Outcome:
     """OBV-3: events flow while the observer is SIGKILLed at random moments and restarted; afterwards
@@ -201,3 +232,64 @@ def crash_safety(rig: ObserverRig, events: int = 60, kills: int = 4, seed: int |
                    detail=f"{events} events, {kills} SIGKILLs: every event logged and committed exactly once"
                    if ok else f"lost {lost[:2]}, twice {twice[:2]}, not committed {uncommitted[:2]}"
                               f"{'' if drained else '; the stream never drained'}")
+
+
+@check("EV-2", on="pipeline", needs=PIPELINE)
+def refused_by_pipeline(rig: UserPipeline) -> Outcome:
+    """EV-2 on the deployment's pipeline: malformed events written straight to its stream (past any
+    publisher's validation) are dead-lettered where the target says, or acknowledged, and never applied."""
+    marks = {name: f"evt_bad_{uuid.uuid4().hex[:12]}" for name in _BAD}
+    aggregate = rig.aggregate("project:malformed")
+    for name, spoil in _BAD.items():
+        event = spoil(make_event(aggregate, 0, event_id=marks[name]))
+        rig.publish(event if isinstance(event, str) else {**event, "event_id": marks[name]}, validate=False)
+    canary = make_event(aggregate, 0)  # a good event after the bad ones: once it is applied, they were read
+    rig.publish(canary)
+    drained = rig.drained(rig.settle_s)
+    seen = bool(_committed(rig, canary["event_id"], rig.settle_s))
+    applied = sorted({c["event_id"] for c in rig.commits("remote")} & set(marks.values()))
+    problems = [] if drained else ["the stream did not drain (malformed entries left pending)"]
+    if not seen:
+        problems.append("the good event after the malformed ones was never applied")
+    if applied:
+        problems.append(f"applied: {applied}")
+    where = "acknowledged"
+    dead = rig.spec.dead_letter_stream
+    if dead:
+        letters = " ".join(str(fields) for _, fields in rig.client.xrange(dead, "-", "+", count=10_000))
+        missing = [name for name, mark in marks.items() if mark not in letters and name != "not JSON"]
+        where = f"dead-lettered to {dead}"
+        if missing:
+            problems.append(f"not in {dead}: {missing}")
+    return Outcome(id="EV-2", passed=not problems, measured={"malformed": len(_BAD), "applied": len(applied),
+                                                             "drained": drained},
+                   threshold={"applied": 0, "drained": True}, detail="; ".join(problems) or
+                   f"{len(_BAD)} malformed events {where} and not applied; the good one after them applied",
+                   evidence={"event_ids": marks})
+
+
+@check("GIT-3", on="pipeline", needs=PIPELINE)
+def redelivery(rig: UserPipeline) -> Outcome:
+    """GIT-3 on the deployment's pipeline: an event delivered twice (the same event id again, as after a
+    consumer crash) gives one commit, no change request, and one audit line where the log is readable."""
+    event = make_event(rig.aggregate("project:redelivery"), 0)
+    rig.publish(event)
+    first = _committed(rig, event["event_id"], rig.settle_s)
+    rig.publish(event)
+    drained = rig.drained(rig.settle_s)
+    marker = make_event(event["aggregate_id"], 1)  # applied after the redelivery: the remote has caught up
+    rig.publish(marker)
+    _committed(rig, marker["event_id"], rig.settle_s)
+    commits = [c for c in rig.commits("remote") if c["event_id"] == event["event_id"]]
+    request = rig.change_requests().get(event["event_id"]) if rig.changes else None
+    logged = rig.audit_ids().count(event["event_id"]) if rig.audit else None
+    ok = bool(first) and drained and len(commits) == 1 and request is None and logged in (None, 1)
+    seen = ["the remote"] + (["change requests"] if rig.changes else []) + (["the audit log"] if rig.audit else [])
+    return Outcome(id="GIT-3", passed=ok, measured={"commits": len(commits), "change_request": bool(request),
+                                                    "audit_lines": logged},
+                   threshold={"commits": 1, "change_request": False, "audit_lines": 1},
+                   detail=(f"delivered twice, applied once ({commits[0]['sha'][:10]}); judged on {', '.join(seen)}"
+                           if ok else f"delivered twice: {len(commits)} commits, change request "
+                                      f"{request.get('kind') if request else None}, {logged} audit lines"
+                                      + ("" if first else "; the first delivery was never applied")),
+                   evidence={"event_id": event["event_id"], "judged_on": seen})
