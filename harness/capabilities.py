@@ -34,6 +34,7 @@ class Capability(StrEnum):
     DIRECT_PROVIDER = "the provider reached directly"  # the gateway's OpenAI-format provider, bypassing it
     # the deployment's own event layer: its stream (publish, read) and its truth remote (clone, fetch)
     EVENT_PIPELINE = "the deployment's event stream and truth remote"
+    BUDGET_TEST_KEY = "a key set up for the daily-budget check"
     AUDIT_LOG = "the observer's audit log"
     CHANGE_REQUESTS = "the observer's change requests"
 
@@ -56,6 +57,7 @@ ENABLED_BY: dict[Capability, str] = {
     Capability.OWNED: "provider: local or containers (a stack the harness starts)",
     Capability.HOST_NETWORK: "provider: local",
     Capability.DIRECT_PROVIDER: "provider: local or containers (the harness knows the provider's address and key)",
+    Capability.BUDGET_TEST_KEY: "teams[].budget_test: true (with key and daily_usd)",
     Capability.EVENT_PIPELINE: "events (redis_url, stream, truth_remote, observer_identity)",
     Capability.AUDIT_LOG: "events.audit_log (the observer's JSONL audit log, readable)",
     Capability.CHANGE_REQUESTS: "events.change_requests (the folder the observer writes change requests to)",

@@ -128,6 +128,8 @@ class Stack:
                    Capability.ALERT_SINK: bool(t.alerts_url), Capability.BACKUP_STORE: t.backup is not None,
                    Capability.DIRECT_PROVIDER: self.direct_provider is not None,
                    Capability.EVENT_PIPELINE: t.events is not None,
+                   Capability.BUDGET_TEST_KEY: any(team.budget_test and team.key is not None and team.daily_usd
+                                                   for team in t.teams),
                    Capability.AUDIT_LOG: t.events is not None and t.events.audit_log is not None,
                    Capability.CHANGE_REQUESTS: t.events is not None and t.events.change_requests is not None}
         return frozenset(cap for cap, ok in present.items() if ok) | self.granted

@@ -59,6 +59,8 @@ class Team(_Model):
     tpm: int | None = None
     daily_usd: float | None = None
     models: list[str] = Field(default_factory=list, description="models the key may call; empty = all")
+    budget_test: bool = Field(False, description="a key the operator set up for the daily-budget check (a small "
+                                                 "daily_usd): QT-3 may spend it to its limit on real providers")
 
     def secret(self) -> str:
         if self.key is None:

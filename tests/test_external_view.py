@@ -71,3 +71,30 @@ def test_giving_redis_url_lets_ca3_run_and_pass(own_stack: Stack, tmp_path: Path
     _, data = _acceptance(target, tmp_path / "reports", "-k", "ca_3")
     records = {r["id"]: r for r in data["records"]}
     assert records["CA-3"]["status"] == "PASS", records["CA-3"]["detail"]
+
+
+def _with_budget_test_key(stack: Stack, folder: Path, team: str, **override: Any) -> Path:
+    path = _user_target(stack, folder)
+    document = yaml.safe_load(path.read_text())
+    for entry in document["teams"]:
+        if entry["team"] == team:
+            entry.update(budget_test=True, **override)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_a_key_set_up_for_budget_tests_lets_qt3_run_without_the_mock(own_stack: Stack, tmp_path: Path) -> None:
+    _, data = _acceptance(_with_budget_test_key(own_stack, tmp_path, "qa"), tmp_path / "reports", "-k", "qt_3")
+    records = {r["id"]: r for r in data["records"]}
+    assert records["QT-3"]["status"] == "PASS", records["QT-3"]["detail"]
+    assert "on key qa_budget_key" in records["QT-3"]["detail"]
+    # the providers are not the harness's mock to this target: the day's spend is booked as real money
+    assert data["spend"]["real_providers"] and data["spend"]["by_criterion"]["QT-3"]["calls"] >= 2
+
+
+def test_qt3_fails_on_a_budget_test_key_the_gateway_lets_overspend(own_stack: Stack, tmp_path: Path) -> None:
+    # the target says the admin key stops at 5 cents a day; the gateway holds it to its own, far larger limit
+    target = _with_budget_test_key(own_stack, tmp_path, "admin", daily_usd=0.05)
+    _, data = _acceptance(target, tmp_path / "reports", "-k", "qt_3")
+    records = {r["id"]: r for r in data["records"]}
+    assert records["QT-3"]["status"] == "FAIL" and "no budget error" in records["QT-3"]["detail"], records["QT-3"]

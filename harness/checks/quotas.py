@@ -6,17 +6,20 @@ by `_MAX_BURST`; a larger limit is a SKIP reason, fixed by scaling quotas in the
 
 from __future__ import annotations
 
+from harness.capabilities import Capability
 from harness.checks._calls import chat
 from harness.gateway import Call
 from harness.registry import check
-from harness.results import Outcome
+from harness.results import NotApplicable, Outcome
 from harness.spend import OUTPUT_BOUND, Estimate
 from harness.stack import Stack
 from harness.target import Target, Team
 
-__all__ = ["MAX_BURST", "daily_budget", "isolation", "model_scope", "rpm_limit", "tpm_limit"]
+__all__ = ["MAX_BURST", "daily_budget", "daily_budget_on_test_key", "isolation", "model_scope", "rpm_limit",
+           "tpm_limit"]
 
 MAX_BURST = 250
+_MAX_BUDGET_TOKENS = 20_000  # one budget-test call's input, at most
 _RATE_HEADERS = ("retry-after", "x-ratelimit-remaining-requests", "x-ratelimit-limit-requests",
                  "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens")
 
@@ -123,12 +126,11 @@ def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
                    detail=detail, evidence={"error": message})
 
 
-@check("QT-3", spend=Estimate(6, 10, OUTPUT_BOUND))
+@check("QT-3", needs={Capability.TEAM_KEYS, Capability.PROVIDER_CONTROL}, spend=Estimate(6, 10, OUTPUT_BOUND))
 def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> Outcome:
     """QT-3: calls of ~40 % of the key's daily USD limit each: once the limit is spent, a budget error.
 
-    Each call is made that expensive by the mock's output length: the catalogue's needs keep QT-3 to
-    a stack with provider control, so it never spends a real key's budget.
+    Each call is made that expensive by the mock's output length, so it spends no real key's budget.
     """
     team = _team(stack, team_name, "QT-3", "daily_usd", "daily USD")
     if isinstance(team, Outcome):
@@ -140,30 +142,59 @@ def daily_budget(stack: Stack, team_name: str = "qa", model: str = "gpt-4") -> O
         return Outcome(id="QT-3", passed=False, detail=f"daily limit ${team.daily_usd} needs {tokens} output "
                                                        "tokens per call; set quota_scale in the target")
     mock = stack.mock()
-    assert mock is not None  # QT-3 needs provider control (the catalogue)
+    assert mock is not None  # this check needs provider control
     mock.set(upstream, output_tokens=tokens)
-    spent, last, status, message, calls = 0.0, 0.0, 200, "", 0
-    bound = min(6, (team.rpm or 7) - 1)  # stay under the key's rpm, so a 429 cannot stand in for the budget
     try:
-        while status == 200 and calls < bound:
-            call = chat(stack, model, "budget probe", key=team.secret())
-            status, calls = call.status, calls + 1
-            if status == 200:
-                last = call.cost or 0.0
-                spent += last
-            else:
-                message = str(call.body.get("error", call.body))[:300]
+        return _spend_the_day(stack, team, model, "budget probe")
     finally:
         mock.reset(upstream)
         mock.close()
+
+
+def _budget_key_tokens(target: Target) -> int:
+    """Input tokens for one call of ~40 % of the budget-test key's day on the plan's priciest model."""
+    team = next((t for t in target.teams if t.budget_test and t.daily_usd), None)
+    model = target.plan.cost_order[0]
+    return int(0.4 * team.daily_usd / (target.plan.list_prices[model][0] / 1e6)) + 1 if team else 0
+
+
+@check("QT-3", needs={Capability.BUDGET_TEST_KEY},
+       spend=lambda t: Estimate(4, min(_budget_key_tokens(t), _MAX_BUDGET_TOKENS), 16))
+def daily_budget_on_test_key(stack: Stack) -> Outcome:
+    """QT-3 on real providers: the key the target marks `budget_test` (a small daily limit the operator set
+    up for this, never a production key) gets prompts of ~40 % of its day each on the plan's priciest
+    model; once the limit is spent, a budget error. The money is real: the spend guard books every call."""
+    team = next(t for t in stack.target.teams if t.budget_test and t.key is not None and t.daily_usd)
+    model = stack.target.plan.cost_order[0]
+    tokens = _budget_key_tokens(stack.target)
+    if tokens > _MAX_BUDGET_TOKENS:
+        raise NotApplicable(f"the budget-test key's daily_usd ${team.daily_usd} needs {tokens} input tokens per "
+                            f"call on {model}; give that key a smaller daily limit (a few cents)")
+    return _spend_the_day(stack, team, model, "budget " * tokens, max_tokens=16)
+
+
+def _spend_the_day(stack: Stack, team: Team, model: str, content: str, **extra: int) -> Outcome:
+    """Calls until the key is refused (or a bound): a budget error once its daily limit is spent, not before."""
+    assert team.daily_usd is not None
+    spent, last, status, message, calls = 0.0, 0.0, 200, "", 0
+    bound = min(6, (team.rpm or 7) - 1)  # stay under the key's rpm, so a 429 cannot stand in for the budget
+    while status == 200 and calls < bound:
+        call = chat(stack, model, content, key=team.secret(), **extra)
+        status, calls = call.status, calls + 1
+        if status == 200:
+            last = call.cost or 0.0
+            spent += last
+        else:
+            message = str(call.body.get("error", call.body))[:300]
     budget_error = status in (400, 429) and "budget" in message.lower()
     ok = budget_error and spent >= team.daily_usd and spent - last < team.daily_usd
     return Outcome(id="QT-3", passed=ok, measured={"spent_usd": round(spent, 6), "status": status},
                    threshold=f"a budget error once ${team.daily_usd} is spent", unit="USD",
-                   detail=f"budget error on call {calls} after ${spent:.4f} (limit ${team.daily_usd})" if budget_error
+                   detail=f"budget error on call {calls} after ${spent:.4f} (limit ${team.daily_usd}) on key "
+                          f"{team.alias or team.team}" if budget_error
                    else f"no budget error after ${spent:.4f} in {calls} calls (limit ${team.daily_usd}); "
                         f"last status {status}",
-                   evidence={"error": message})
+                   evidence={"error": message, "team": team.team})
 
 
 @check("QT-4", spend=lambda t: Estimate(_rpm(t, "ceo") + 2, 10))
