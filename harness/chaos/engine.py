@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.capabilities import Capability
+from harness.chaos.aftermath import traces_after_recovery
 from harness.chaos.inject import inject
 from harness.chaos.probe import ProbeResult, probe, probe_bot, probe_webhook, settle
 from harness.chaos.scenario import Case, Probe
@@ -81,8 +82,9 @@ def _serving(ident: str, label: str, burst: list[ProbeResult], steady_s: float |
                    detail="; ".join(problems) + steady if problems else
                    f"{len(burst)} requests served with the fault on: P50 {p50:.3f} s, P95 {p95:.3f} s, worst "
                    f"{seconds[-1]:.3f} s{steady}",
-                   evidence={"seconds": [round(s, 3) for s in seconds],
-                             "note": "the alert half of CA-5 is checked by the alerting suite (AL-*)"})
+                   evidence={"seconds": [round(s, 3) for s in seconds], "steady_s": steady_s,
+                             **({"note": "the alert half of CA-5 is checked by the alerting suite (AL-*)"}
+                                if ident == "CA-5" else {})})
 
 
 def _burst(stack: Stack, case: Case, spec: Probe, run: CaseRun, first: ProbeResult) -> list[ProbeResult]:
@@ -141,11 +143,14 @@ def judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stack
                        evidence={"trace_id": result.trace_id})
     if ident == "FB-5":
         limit = stack.target.threshold(ident)
-        clean = result.status >= 500 and bool(result.error.strip()) and stack.target.meets(ident, result.seconds)
+        # a clean error is one the client can act on: a 5xx, or LiteLLM's 408 for an upstream that timed out
+        clean = (result.status >= 500 or result.status == 408) and bool(result.error.strip()) and \
+            stack.target.meets(ident, result.seconds)
+        said = f"HTTP {result.status}" if result.status else "no answer"
         return Outcome(id=ident, case=label, passed=clean, measured=round(result.seconds, 3), threshold=limit,
-                       unit="s", detail=f"HTTP {result.status} after {result.seconds:.2f} s: {result.error[:160]}",
+                       unit="s", detail=f"{said} after {result.seconds:.2f} s: {result.error[:160]}",
                        evidence={"status": result.status, "failed_attempts": result.failed_attempts})
-    if ident == "CA-5":
+    if ident in ("CA-5", "OBS-6"):
         return _serving(ident, label, burst or [result], steady_s, stack)
     if ident == "RT-4":
         limit = stack.target.router_timeout_s + stack.target.threshold(ident)
@@ -177,12 +182,23 @@ def _service_probe(stack: Stack, spec: Probe, run: CaseRun, tag: str) -> ProbeRe
     return result
 
 
+def _probe_timeout(stack: Stack, spec: Probe) -> float:
+    """How long a probe waits: past every time bound its criteria set (plus slack), an answer cannot pass, so
+    a gateway still waiting then (a 600 s upstream timeout) is measured as no answer, not waited out."""
+    serving = stack.target.plan.serving.per_request_s
+    bounds = {"FB-2": lambda: stack.target.threshold("FB-2"), "FB-5": lambda: stack.target.threshold("FB-5"),
+              "CA-5": lambda: serving, "OBS-6": lambda: serving}
+    if spec.criteria and all(c in bounds for c in spec.criteria):
+        return max(bounds[c]() for c in spec.criteria) + 5.0
+    return 60.0
+
+
 def _probe(stack: Stack, case: Case, spec: Probe, run: CaseRun, tag: str) -> ProbeResult:
     if spec.via != "gateway":
         return _service_probe(stack, spec, run, tag)
     model = case.role("primary")[0]
     run.event(f"{tag}: request to {model}{' (stream)' if spec.stream else ''}")
-    result = probe(stack, model, stream=spec.stream, cache=spec.cache)
+    result = probe(stack, model, stream=spec.stream, cache=spec.cache, timeout=_probe_timeout(stack, spec))
     for attempt in result.failed_attempts:
         run.event(f"{tag}: attempt failed at {attempt['model']} ({attempt['status']})", at=attempt["ts"])
     answer = f"answered by {result.served_by.get('headers')}" if result.status == 200 else \
@@ -207,6 +223,8 @@ def run_case(stack: Stack, case: Case) -> CaseRun:
             raise SteadyStateFailed(f"{case.label}: before any fault, {steady.served_by} HTTP {steady.status} "
                                     f"{steady.error[:160]}")
     undos: list[Callable[[], None]] = []
+    after: list[tuple[Outcome, list[ProbeResult]]] = []  # judged again once the fault is off
+    under: list[float] = []  # every request's seconds with the fault on, for the steady vs under-fault table
     try:
         for fault in case.faults():
             for target in case.role(fault.target):
@@ -215,17 +233,41 @@ def run_case(stack: Stack, case: Case) -> CaseRun:
         for spec in scenario.method:
             result = _probe(stack, case, spec, run, "under fault")
             burst = _burst(stack, case, spec, run, result) if spec.burst else None
-            run.outcomes += [judge(ident, case, spec, result, stack, burst, steady_s) for ident in spec.criteria]
+            under += [r.seconds for r in burst or [result]]
+            for ident in spec.criteria:
+                run.outcomes.append(judge(ident, case, spec, result, stack, burst, steady_s))
+                if ident == "OBS-6":
+                    after.append((run.outcomes[-1], burst or [result]))
     finally:
         for undo in reversed(undos):
             undo()
         if undos:
             run.event("fault off")
+    fault_off = time.monotonic()
+    for outcome, burst in after:
+        traces_after_recovery(stack, burst, outcome, fault_off)
+        run.event(f"traces after recovery: {outcome.evidence['traces_lost']} lost",
+                  at=time.time())
     if scenario.recovery is not None:
         run.outcomes += _recover(stack, case, scenario.recovery, run)
+    latency = _latency(case, steady_s, under)
     for outcome in run.outcomes:
         outcome.evidence["timeline"] = run.timeline
+        outcome.evidence["latency"] = latency
     return run
+
+
+def _latency(case: Case, steady_s: float | None, under: list[float]) -> dict[str, Any]:
+    """Steady state beside the requests sent under the fault (P50, P95, worst), for the report's table."""
+    ordered = sorted(under)
+    return {"scenario": case.scenario.name, "variant": case.variant, "steady_s": _round(steady_s),
+            "requests": len(ordered), "p50_s": _round(_rank(ordered, 0.5)) if ordered else None,
+            "p95_s": _round(_rank(ordered, 0.95)) if ordered else None,
+            "worst_s": _round(ordered[-1]) if ordered else None}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _needs(stack: Stack, probes: list[Probe | None]) -> None:

@@ -57,7 +57,9 @@ def _network(stack: Stack, target: str, fault: Fault) -> Undo:
     spec = {"reset": ("reset_peer", "upstream", {"timeout": 0}),
             "timeout": ("timeout", "downstream", {"timeout": 0}),
             "latency": ("latency", "downstream", {"latency": 5000}),
-            "bandwidth": ("bandwidth", "downstream", {"rate": 1})}[fault.kind]
+            "bandwidth": ("bandwidth", "downstream", {"rate": 1}),
+            # the answer starts, then the connection closes: a response cut mid-way
+            "cut": ("limit_data", "downstream", {"bytes": 64})}[fault.kind]
     kind, stream, defaults = spec
     proxy.add_toxic(kind, {**defaults, **attrs}, stream=stream, name=toxic_name)
     return lambda: proxy.remove_toxic(toxic_name)

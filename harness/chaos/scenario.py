@@ -21,10 +21,10 @@ from harness.target import Target, TargetError
 
 __all__ = ["Case", "Fault", "Probe", "Scenario", "expand", "load_scenarios"]
 
-Role = Literal["primary", "next", "last", "all_but_last", "all", "redis", "gateway", "router"]
-SERVICE_ROLES = ("redis", "gateway", "router")  # a fault proxy of that name, whatever the chain
+Role = Literal["primary", "next", "last", "all_but_last", "all", "redis", "langfuse", "gateway", "router"]
+SERVICE_ROLES = ("redis", "langfuse", "gateway", "router")  # a fault proxy of that name, whatever the chain
 Expect = Literal["primary", "next", "last", "any", "error", "reported"]
-Kind = Literal["refused", "down", "reset", "timeout", "latency", "bandwidth", "status", "slow_first_token",
+Kind = Literal["refused", "down", "reset", "timeout", "latency", "bandwidth", "cut", "status", "slow_first_token",
                "stream_cut", "failure_ratio"]
 
 

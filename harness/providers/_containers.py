@@ -15,10 +15,10 @@ __all__ = ["BotContainer", "FaultsContainer", "HarnessServiceContainer", "LiteLL
            "RedisContainer", "RouterContainer"]
 
 PROXY_PORTS = {"openai": 18001, "anthropic": 18002, "gemini": 18003, "redis": 18004, "gateway": 18005,
-               "router": 18006}
+               "router": 18006, "langfuse": 18007}
 # where each fault proxy leads, by network alias
 UPSTREAMS = {"openai": "mock:8000", "anthropic": "mock:8000", "gemini": "mock:8000", "redis": "redis:6379",
-             "gateway": "litellm:4000", "router": "router:5678"}
+             "gateway": "litellm:4000", "router": "router:5678", "langfuse": "langfuse:3000"}
 
 
 class RedisContainer(DockerContainer):

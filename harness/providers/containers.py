@@ -129,7 +129,8 @@ class ContainersProvider(Provider):
         os.chmod(keys_file, 0o644)  # read by the container's user; the folder is this run's and removed after
         env = litellm_env(keys, provider_hosts={name: f"faults:{PROXY_PORTS[name]}" for name in
                                                 ("openai", "anthropic", "gemini")},
-                          redis=("faults", PROXY_PORTS["redis"]), langfuse_url="http://langfuse:3000",
+                          redis=("faults", PROXY_PORTS["redis"]),
+                          langfuse_url=f"http://faults:{PROXY_PORTS['langfuse']}",
                           alerts_url="http://alerts:9000", teams_file=f"/app/keys/{keys_file.name}")
         self._run("litellm", LiteLLMContainer(images["litellm"], self.config, keys_file).with_litellm_env(**env),
                   "litellm")

@@ -92,17 +92,21 @@ class LocalProvider(Provider):
             url = {name: f"http://127.0.0.1:{ports[name].read_text()}" for name in ("telegram", "alerts", "langfuse")}
             faults_url = self._faults_ready(sup, faults, ports["faults"])
             mock_port = int(ports["mock"].read_text())
-            # every upstream of the gateway goes through its own fault proxy, so faults hit the real path;
+            # every upstream of the gateway goes through its own fault proxy, so faults hit the real path
+            # (Langfuse too: the gateway's traces go through `langfuse`, the harness reads them directly);
             # so do the router's (the gateway) and the bot's (the router)
             gateway_port, router_port = free_port(), free_port()
+            langfuse_port = int(ports["langfuse"].read_text())
             proxies = {p.name: p for p in Toxiproxy(faults_url).populate(
                 [{"name": name, "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{port}"}
                  for name, port in (("openai", mock_port), ("anthropic", mock_port), ("gemini", mock_port),
-                                    ("redis", redis_port), ("gateway", gateway_port), ("router", router_port))])}
+                                    ("redis", redis_port), ("gateway", gateway_port), ("router", router_port),
+                                    ("langfuse", langfuse_port))])}
             teams, budget, teams_file = write_team_keys(self.target, self.config, self.tmp)
             env = litellm_env(keys, provider_hosts={name: proxies[name].address for name in
                                                     ("openai", "anthropic", "gemini")},
-                              redis=(proxies["redis"].host, proxies["redis"].port), langfuse_url=url["langfuse"],
+                              redis=(proxies["redis"].host, proxies["redis"].port),
+                              langfuse_url=f"http://{proxies['langfuse'].address}",
                               alerts_url=url["alerts"], teams_file=str(teams_file))
             gateway = sup.start("litellm", [str(litellm), "--config", str(self.config), "--host", "127.0.0.1",
                                             "--port", str(gateway_port)], env=env, cwd=self.config.parent)

@@ -108,6 +108,7 @@ def _chaos(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen.add(row["case"])
             verdicts = [r for r in rows if r["case"] == row["case"]]
             cases.append({"case": row["case"], "statuses": Counter(r["status"] for r in verdicts),
+                          "latency": row["evidence"].get("latency"),
                           "plot": _plots.chaos_timeline(row["case"], row["timeline"])})
     return cases
 

@@ -34,7 +34,9 @@ def write_run(folder: Path, p95_s: float = 1.2, cache_ok: bool = True) -> Path:
                  evidence={"timeline": [{"t": 0.0, "event": "steady state: request to gpt-4"},
                                         {"t": 0.4, "event": "fault on: gpt-4 refused"},
                                         {"t": 0.5, "event": "under fault: answered by claude-3 after 0.08 s"},
-                                        {"t": 0.9, "event": "fault off"}]}), "PASS"),
+                                        {"t": 0.9, "event": "fault off"}],
+                           "latency": {"scenario": "primary-failure", "variant": "refused", "steady_s": 0.041,
+                                       "requests": 1, "p50_s": 0.08, "p95_s": 0.08, "worst_s": 0.08}}), "PASS"),
     ]
     for outcome, status in outcomes:
         record = Record.from_outcome(outcome, status, 0.1, f"suites/x.py::{outcome.id}")  # type: ignore[arg-type]

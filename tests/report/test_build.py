@@ -17,6 +17,10 @@ def test_the_page_has_the_verdict_every_criterion_and_inline_plots(run_folder: P
     assert len(re.findall(r'<tr class="criterion ', html)) == 5
     assert html.count("<svg") == 3  # load over time, streaming, one chaos timeline
     assert "Stand-ins were used" in html and "Sign-off" in html and "1.103.0" in html
+    # each chaos case: steady-state latency beside the latency under its fault
+    table = html[html.index('<table id="chaos-latency">'):]
+    assert re.search(r"<td>primary-failure</td><td>gpt-4 &gt; claude-3 / refused</td><td>0.041</td><td>0.08</td>",
+                     table[:table.index("</table>")])
     # nothing to fetch (namespace URIs inside the SVGs are names, not requests): it opens offline
     assert not re.search(r'(src|href)="(https?:)?//|url\((https?:)?//|<link |<script', html)
 

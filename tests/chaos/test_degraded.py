@@ -1,0 +1,80 @@
+"""Degraded is not down: a Langfuse outage must leave serving within the plan's budget and lose no trace
+(OBS-6), and a total outage with every provider hung must still surface as a clean error within FB-5's
+bound, whatever timeout the config under test sets."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.chaos import expand, load_scenarios, run_case
+from harness.chaos.scenario import Case
+from harness.stack import Stack
+from harness.target import REPO, Target
+from tests.conftest import reference_config, start_stack
+
+SCENARIOS = load_scenarios(REPO / "scenarios")
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def _case(stack: Stack, scenario: str, variant: str) -> Case:
+    return next(c for c in expand(SCENARIOS, stack.target) if c.scenario.name == scenario and c.variant == variant
+                and c.chain[0] == "gpt-4")
+
+
+def _verdict(stack: Stack, scenario: str, variant: str, ident: str) -> Any:
+    return next(o for o in run_case(stack, _case(stack, scenario, variant)).outcomes if o.id == ident)
+
+
+@pytest.fixture(scope="module")
+def waiting_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The reference config with LiteLLM's 600 s default timeouts put back."""
+    tmp = tmp_path_factory.mktemp("waiting")
+
+    def edit(config: dict[str, Any]) -> None:
+        config["router_settings"].update(timeout=600, stream_timeout=600)
+        config["litellm_settings"]["request_timeout"] = 600
+
+    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": reference_config(tmp, edit)}))
+
+
+@pytest.fixture(scope="module")
+def blocking_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The reference config plus a hook that calls Langfuse on the request path."""
+    tmp = tmp_path_factory.mktemp("blocking")
+
+    def edit(config: dict[str, Any]) -> None:
+        settings = config["litellm_settings"]
+        settings["callbacks"] = [*settings["callbacks"], "langfuse_blocking.handler"]
+
+    config = reference_config(tmp, edit)
+    shutil.copy(FIXTURES / "langfuse_blocking.py", config.parent)
+    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+
+
+@pytest.mark.parametrize("variant", ["refused", "timeout"])
+def test_obs6_passes_on_the_reference_stack(stack: Stack, variant: str) -> None:
+    obs6 = _verdict(stack, "langfuse-down", variant, "OBS-6")
+    assert obs6.passed, obs6.summary()
+    assert obs6.measured["traces_lost"] == 0 and obs6.evidence["traces_expected"] == stack.target.plan.serving.burst
+
+
+def test_obs6_fails_when_a_hook_waits_on_a_hung_langfuse(blocking_stack: Stack) -> None:
+    obs6 = _verdict(blocking_stack, "langfuse-down", "timeout", "OBS-6")
+    assert not obs6.passed, obs6.summary()
+    assert "requests failed" in obs6.detail or "over the 5 s budget" in obs6.detail
+
+
+def test_fb5_passes_with_hung_providers_on_the_reference_stack(stack: Stack) -> None:
+    fb5 = _verdict(stack, "total-outage", "hung", "FB-5")
+    assert fb5.passed and fb5.measured < 30, fb5.summary()
+
+
+def test_fb5_fails_with_hung_providers_when_the_config_waits_600_s(waiting_stack: Stack) -> None:
+    fb5 = _verdict(waiting_stack, "total-outage", "hung", "FB-5")
+    # the probe gives up past FB-5's bound (plus slack): the plan's bound decides, not the config's timeout
+    assert not fb5.passed and fb5.measured >= 30 and "no answer" in fb5.detail, fb5.summary()
