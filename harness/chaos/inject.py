@@ -85,7 +85,7 @@ def _provider(stack: Stack, target: str, fault: Fault) -> Undo:
 
 
 def inject(stack: Stack, target: str, fault: Fault) -> Undo:
-    if fault.kind in ("refused", "down", "reset", "timeout", "latency", "bandwidth"):
+    if fault.kind in ("refused", "down", "reset", "timeout", "latency", "bandwidth", "cut"):
         return _network(stack, target, fault)
     if target in SERVICE_ROLES:
         raise FaultUnavailable(f"{fault.kind} is a provider fault; {target} takes network faults only")

@@ -120,6 +120,9 @@ def litellm_env(keys: StackKeys, *, provider_hosts: dict[str, str], redis: tuple
         "LANGFUSE_SECRET_KEY": keys.langfuse_secret,
         # the cost map otherwise comes from GitHub at start-up, with retries that add ~10 s offline
         "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
+        # the langfuse SDK behind LiteLLM's callback tries a batch 3 times over ~3 s, then drops it: a 2 s
+        # Langfuse refusal lost 7 of 10 traces (OBS-6); 8 tries ride out an outage of about a minute
+        "LANGFUSE_MAX_RETRIES": os.environ.get("LANGFUSE_MAX_RETRIES", "8"),
         "DISABLE_SCHEMA_UPDATE": "true",
     }
 

@@ -102,11 +102,12 @@ def _samples(path: Path) -> list[dict[str, Any]]:
 
 
 def _chaos(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per chaos case: a case is one test (the same chain and variant recur across scenarios)."""
     seen, cases = set(), []
     for row in rows:
-        if row["timeline"] and row["case"] not in seen:
-            seen.add(row["case"])
-            verdicts = [r for r in rows if r["case"] == row["case"]]
+        if row["timeline"] and row["test"] not in seen:
+            seen.add(row["test"])
+            verdicts = [r for r in rows if r["test"] == row["test"]]
             cases.append({"case": row["case"], "statuses": Counter(r["status"] for r in verdicts),
                           "latency": row["evidence"].get("latency"),
                           "plot": _plots.chaos_timeline(row["case"], row["timeline"])})

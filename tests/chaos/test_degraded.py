@@ -4,6 +4,7 @@ bound, whatever timeout the config under test sets."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from harness.chaos import expand, load_scenarios, run_case
 from harness.chaos.scenario import Case
 from harness.stack import Stack
-from harness.target import REPO, Target
+from harness.target import REPO, ServingBudget, Target
 from tests.conftest import reference_config, start_stack
 
 SCENARIOS = load_scenarios(REPO / "scenarios")
@@ -43,6 +44,25 @@ def waiting_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
+def forgetful_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The reference stack with the langfuse SDK's own default: a batch tried 3 times over ~3 s, then dropped;
+    a burst of 40 keeps Langfuse refused for several of its flushes."""
+    tmp = tmp_path_factory.mktemp("forgetful")
+    before = os.environ.get("LANGFUSE_MAX_RETRIES")
+    os.environ["LANGFUSE_MAX_RETRIES"] = "3"
+    try:
+        target = Target.embedded()
+        target = target.model_copy(update={"plan": target.plan.model_copy(update={
+            "serving": ServingBudget(burst=40)})})
+        yield from start_stack(tmp, target)
+    finally:
+        if before is None:
+            os.environ.pop("LANGFUSE_MAX_RETRIES", None)
+        else:
+            os.environ["LANGFUSE_MAX_RETRIES"] = before
+
+
+@pytest.fixture(scope="module")
 def blocking_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The reference config plus a hook that calls Langfuse on the request path."""
     tmp = tmp_path_factory.mktemp("blocking")
@@ -61,6 +81,12 @@ def test_obs6_passes_on_the_reference_stack(stack: Stack, variant: str) -> None:
     obs6 = _verdict(stack, "langfuse-down", variant, "OBS-6")
     assert obs6.passed, obs6.summary()
     assert obs6.measured["traces_lost"] == 0 and obs6.evidence["traces_expected"] == stack.target.plan.serving.burst
+
+
+def test_obs6_fails_when_the_trace_client_gives_up_during_the_outage(forgetful_stack: Stack) -> None:
+    obs6 = _verdict(forgetful_stack, "langfuse-down", "refused", "OBS-6")
+    assert not obs6.passed and obs6.measured["traces_lost"] > 0, obs6.summary()
+    assert "never arrived" in obs6.detail
 
 
 def test_obs6_fails_when_a_hook_waits_on_a_hung_langfuse(blocking_stack: Stack) -> None:
