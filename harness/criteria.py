@@ -62,6 +62,12 @@ _ALL = [
     Criterion("MOD-5", "000 s3", "10K-char input reaches claude-3 whole", 10_000, "chars", ">="),
     Criterion("ESC-1", "002 failover", "input > 2000 tokens on the default model is served by the bigger one",
               2000, "tokens", ">"),
+    # the agents' own traffic (Fly.io plan: nine agents cut over by OPENAI_BASE_URL), through the openai SDK
+    Criterion("AG-1", "002 cutover", "tool round trip per model, plain and streamed: the offered tool is called "
+                                     "with schema-valid arguments, its result goes back, a final answer arrives"),
+    Criterion("AG-2", "002 cutover", "a tool-calling request whose primary fails is answered by the fallback with "
+                                     "a tool call, never prose in its place"),
+    Criterion("AG-3", "002 cutover", "structured output (response_format json_schema) per model validates"),
     Criterion("FB-1", "000 s5", "each fallback chain answers when its primary fails"),
     Criterion("FB-2", "000 s5", "fallback answer within the limit", 5.0, "s", "<"),
     Criterion("FB-3", "000 s5", "Langfuse shows the failed attempt and the fallback"),

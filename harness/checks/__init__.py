@@ -4,6 +4,7 @@ Importing this package registers every check; suites and the registry find them 
 """
 
 from harness.checks import (
+           agents,
            audit,
            backup,
            budget,
@@ -17,5 +18,6 @@ from harness.checks import (
            security,
 )
 
-__all__ = ["audit", "backup", "budget", "cache", "events", "gateway", "models", "observability", "quotas", "routing",
+__all__ = ["agents", "audit", "backup", "budget", "cache", "events", "gateway", "models", "observability", "quotas",
+           "routing",
            "security"]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
+from harness.standins.mockllm import tools
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens
 
@@ -42,27 +43,66 @@ def register(app: App, state: MockState) -> None:
             status = call.behaviour.status or 500
             state.failed(call, status)
             return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        offered = tools.anthropic_tools(body)
+        tool_call = None
+        if offered and not _tool_result_last(body["messages"]) and not call.behaviour.ignore_tools:
+            tool_call = tools.call_for(tools.forced(body, offered), prompt, call.behaviour.tool_fault)
+            call.entry["tool_call"] = tool_call.name
         if stream:
-            return StreamingResponse(_stream(state, call))
+            return StreamingResponse(_stream(state, call) if tool_call is None else _stream_tool(state, call,
+                                                                                               tool_call))
         await state.pace(call)
+        if tool_call is not None:
+            used = count_tokens(tool_call.arguments) + 8
+            state.answered(call, used)
+            block = {"type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name,
+                     "input": tool_call.parsed()}
+            return json_response(_message(call, [block], "tool_use", used))
         tokens = call.tokens()
         state.answered(call, len(tokens))
-        return json_response({
-            "id": f"msg_{uuid.uuid4().hex[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": call.model,
-            "content": [{"type": "text", "text": "".join(tokens)}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": call.prompt_tokens, "output_tokens": len(tokens)},
-        })
+        return json_response(_message(call, [{"type": "text", "text": "".join(tokens)}], "end_turn", len(tokens)))
 
     @app.route("POST", "/v1/messages/count_tokens")
     async def count(request: Request) -> Response:
         body = request.json()
         text = "\n".join(content_text(m.get("content")) for m in body["messages"])
         return json_response({"input_tokens": count_tokens(text) + 3 * len(body["messages"])})
+
+
+def _tool_result_last(messages: list[dict[str, Any]]) -> bool:
+    content = messages[-1].get("content") if messages else None
+    return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+
+
+def _message(call: Call, content: list[dict[str, Any]], stop: str, output: int) -> dict[str, Any]:
+    return {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": call.model,
+            "content": content, "stop_reason": stop, "stop_sequence": None,
+            "usage": {"input_tokens": call.prompt_tokens, "output_tokens": output}}
+
+
+async def _stream_tool(state: MockState, call: Call, tool_call: tools.ToolCall) -> AsyncIterator[bytes]:
+    """A streamed tool_use block: its id and name, then its input as `input_json_delta` pieces."""
+    yield _event("message_start", {"type": "message_start", "message": {
+        "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": call.model,
+        "content": [], "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": call.prompt_tokens, "output_tokens": 1}}})
+    yield _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
+        "type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name, "input": {}}})
+    call.text = tool_call.arguments
+
+    def frame(index: int, piece: str) -> bytes:
+        return _event("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "input_json_delta", "partial_json": piece}})
+
+    async for data in state.stream_tokens(call, frame):
+        yield data
+    used = count_tokens(tool_call.arguments) + 8
+    state.answered(call, used)
+    yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+    yield _event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use",
+                                                                      "stop_sequence": None},
+                                   "usage": {"output_tokens": used}})
+    yield _event("message_stop", {"type": "message_stop"})
 
 
 async def _stream(state: MockState, call: Call) -> AsyncIterator[bytes]:

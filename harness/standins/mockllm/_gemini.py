@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
+from harness.standins.mockllm import tools
 from harness.standins.mockllm.state import Call, MockState
-from harness.standins.mockllm.text import content_text
+from harness.standins.mockllm.text import content_text, count_tokens
 
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED",
            500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -56,10 +57,35 @@ def register(app: App, state: MockState) -> None:
             status = call.behaviour.status or 500
             state.failed(call, status)
             return error(status, f"mock: forced {status} for {model}", call.behaviour.retry_after_s)
+        offered = tools.gemini_tools(body)
+        tool_call = None
+        contents = body.get("contents") or [{}]
+        answered = any("functionResponse" in p or "function_response" in p for p in contents[-1].get("parts", []))
+        if offered and not answered and not call.behaviour.ignore_tools:
+            tool_call = tools.call_for(offered, prompt, call.behaviour.tool_fault)
+            call.entry["tool_call"] = tool_call.name
+        elif _field(config, "responseJsonSchema", "responseSchema") or \
+                _field(config, "responseMimeType") == "application/json":
+            # the API takes proto JSON: camelCase or snake_case field names (LiteLLM sends snake_case)
+            call.text = tools.structured_text(_field(config, "responseJsonSchema", "responseSchema")
+                                              or {"type": "OBJECT", "properties": {"answer": {"type": "STRING"}}})
+        sse = request.query.get("alt") == "sse"
+        if tool_call is not None:  # Gemini sends a function call whole, in one chunk even when streaming
+            await state.pace(call)
+            used = count_tokens(tool_call.arguments) + 4
+            state.answered(call, used)
+            part = {"functionCall": {"name": tool_call.name, "args": tool_call.parsed()}}
+            payload = {"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0,
+                                       "finishReason": "STOP"}], "usageMetadata": _usage(call, used),
+                       "modelVersion": model}
+            if not stream:
+                return json_response(payload)
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            return StreamingResponse(_once(b"data: " + data + b"\r\n\r\n" if sse else b"[" + data + b"]"),
+                                     content_type="text/event-stream" if sse else "application/json")
         if stream:
-            return StreamingResponse(_stream(state, call, request.query.get("alt") == "sse"),
-                                     content_type="text/event-stream" if request.query.get("alt") == "sse"
-                                     else "application/json")
+            return StreamingResponse(_stream(state, call, sse),
+                                     content_type="text/event-stream" if sse else "application/json")
         await state.pace(call)
         tokens = call.tokens()
         state.answered(call, len(tokens))
@@ -73,6 +99,20 @@ def register(app: App, state: MockState) -> None:
     @app.route("POST", "/v1beta/models/{model}:streamGenerateContent")
     async def stream_generate(request: Request) -> Response | StreamingResponse:
         return await handle(request, request.params["model"], stream=True)
+
+
+def _field(config: dict[str, Any], *names: str) -> Any:
+    """A generationConfig field by its camelCase name, also found under its snake_case one."""
+    for name in names:
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+        value = config.get(name, config.get(snake))
+        if value:
+            return value
+    return None
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def _stream(state: MockState, call: Call, sse: bool) -> AsyncIterator[bytes]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
+from harness.standins.mockllm import tools
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens, embed
 
@@ -42,22 +43,30 @@ def register(app: App, state: MockState) -> None:
             status = call.behaviour.status or 500
             state.failed(call, status)
             return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        offered = tools.openai_tools(body)
+        tool_call = None
+        if offered and messages[-1].get("role") != "tool" and not call.behaviour.ignore_tools:
+            tool_call = tools.call_for(tools.forced(body, offered), prompt, call.behaviour.tool_fault)
+            call.entry["tool_call"] = tool_call.name
+        elif (body.get("response_format") or {}).get("type") in ("json_schema", "json_object"):
+            spec = body["response_format"]
+            call.text = tools.structured_text((spec.get("json_schema") or {}).get("schema") or _ANY_OBJECT)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        if stream and tool_call is not None:
+            return StreamingResponse(_stream_tool_call(state, call, tool_call, include_usage))
         if stream:
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(_stream(state, call, include_usage))
         await state.pace(call)
+        if tool_call is not None:
+            used = count_tokens(tool_call.arguments) + 8
+            state.answered(call, used)
+            message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None,
+                                       "tool_calls": [_tool_call(tool_call)]}
+            return json_response(_completion(call, message, "tool_calls", used))
         text = "".join(call.tokens())
         state.answered(call, len(call.tokens()))
-        return json_response({
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": call.model,
-            "system_fingerprint": "fp_mock",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
-            "usage": _usage(call, len(call.tokens())),
-        })
+        return json_response(_completion(call, {"role": "assistant", "content": text, "refusal": None}, "stop",
+                                         len(call.tokens())))
 
     @app.route("POST", "/v1/embeddings")
     async def embeddings(request: Request) -> Response:
@@ -84,6 +93,20 @@ def register(app: App, state: MockState) -> None:
     @app.route("GET", "/v1/models")
     async def models(request: Request) -> Response:
         return json_response({"object": "list", "data": []})
+
+
+_ANY_OBJECT = {"type": "object", "properties": {"answer": {"type": "string"}}}
+
+
+def _tool_call(call: tools.ToolCall) -> dict[str, Any]:
+    return {"id": f"call_{call.id}", "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+
+def _completion(call: Call, message: dict[str, Any], finish: str, completion: int) -> dict[str, Any]:
+    return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
+            "model": call.model, "system_fingerprint": "fp_mock",
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": _usage(call, completion)}
 
 
 def _usage(call: Call, completion: int) -> dict[str, Any]:
@@ -118,4 +141,37 @@ async def _stream(state: MockState, call: Call, include_usage: bool) -> AsyncIte
     yield chunk({}, "stop")
     if include_usage:
         yield chunk({}, usage=_usage(call, sent))
+    yield b"data: [DONE]\n\n"
+
+
+async def _stream_tool_call(state: MockState, call: Call, tool_call: tools.ToolCall,
+                            include_usage: bool) -> AsyncIterator[bytes]:
+    """A streamed tool call: the call's id and name first, then its arguments in pieces (OpenAI's deltas)."""
+    ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> bytes:
+        payload: dict[str, Any] = {"id": ident, "object": "chat.completion.chunk", "created": created,
+                                   "model": call.model, "system_fingerprint": "fp_mock",
+                                   "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                "finish_reason": finish}] if usage is None else []}
+        if usage is not None:
+            payload["usage"] = usage
+        return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+    first = {"index": 0, "id": f"call_{tool_call.id}", "type": "function",
+             "function": {"name": tool_call.name, "arguments": ""}}
+    call.text = tool_call.arguments  # paced and cut like any stream, piece by piece
+
+    def frame(index: int, piece: str) -> bytes:
+        head = chunk({"role": "assistant", "content": None, "tool_calls": [first]}) if index == 0 else b""
+        return head + chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+
+    async for data in state.stream_tokens(call, frame):
+        yield data
+    used = count_tokens(tool_call.arguments) + 8
+    state.answered(call, used)
+    yield chunk({}, "tool_calls")
+    if include_usage:
+        yield chunk({}, usage=_usage(call, used))
     yield b"data: [DONE]\n\n"

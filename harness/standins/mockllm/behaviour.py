@@ -30,6 +30,9 @@ class Behaviour(BaseModel):
     stream_cut_after: int | None = Field(None, ge=0, description="drop the connection after N content chunks")
     output_tokens: int = Field(24, ge=1, le=100_000, description="reply length in tokens, capped by max_tokens")
     reply: str | None = Field(None, description="fixed reply text instead of the generated one")
+    tool_fault: Literal["malformed_arguments", "unknown_tool"] | None = Field(
+        None, description="break the tool call: arguments that are not JSON, or a tool that was never offered")
+    ignore_tools: bool = Field(False, description="answer in prose although tools were offered")
 
     @model_validator(mode="after")
     def _retry_after_needs_status(self) -> Behaviour:

@@ -31,8 +31,11 @@ class Call:
     max_tokens: int | None
     behaviour: Behaviour
     entry: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None  # the whole answer, where it is fixed (structured output): streamed in pieces
 
     def tokens(self) -> list[str]:
+        if self.text is not None:
+            return [self.text[i:i + 8] for i in range(0, len(self.text), 8)] or [""]
         if self.behaviour.reply is not None:
             words = self.behaviour.reply.split(" ")
             return [(" " if i else "") + w for i, w in enumerate(words)]

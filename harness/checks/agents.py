@@ -1,0 +1,204 @@
+"""AG-1..AG-3: the agents' own traffic through the gateway (the Fly.io plan cuts nine agents over to it).
+
+Everything goes through the official `openai` SDK, as the agents' code does: a tool definition offered,
+the tool call read back (plain, and assembled from a stream's deltas) and checked against the tool's JSON
+Schema, the tool's result sent back, a final answer; structured output validated against its schema; and
+a tool-calling request whose primary fails, answered by the fallback with a tool call, never prose.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+import openai
+
+from harness.capabilities import Capability
+from harness.registry import check
+from harness.results import Outcome
+from harness.spend import Estimate
+from harness.stack import Stack
+
+__all__ = ["INVOICE", "WEATHER", "ask_with_tools", "fallback_keeps_tools", "structured_output", "tool_problem",
+           "tool_round_trip"]
+
+WEATHER: dict[str, Any] = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string", "minLength": 1},
+                                                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                   "required": ["city", "unit"], "additionalProperties": False}}}
+_ASK = "What is the weather in Paris right now? Use the get_weather tool."
+INVOICE: dict[str, Any] = {"type": "object", "properties": {
+    "number": {"type": "string"}, "total": {"type": "number"}, "paid": {"type": "boolean"},
+    "lines": {"type": "array", "items": {"type": "object", "properties": {"item": {"type": "string"},
+                                                                          "qty": {"type": "integer"}},
+                                         "required": ["item", "qty"], "additionalProperties": False}}},
+    "required": ["number", "total", "paid", "lines"], "additionalProperties": False}
+
+
+@dataclass
+class ToolAnswer:
+    """What came back for a tool-calling request: the tool calls (id, name, raw arguments) or the text."""
+
+    served_by: str | None = None
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    text: str = ""
+    finish: str | None = None
+    error: str = ""
+
+
+def _client(stack: Stack) -> openai.OpenAI:
+    key = stack.master_key.get_secret_value() if stack.master_key else "none"
+    return openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=key, max_retries=0, timeout=60,
+                         http_client=stack.http(timeout=60))
+
+
+def _models(stack: Stack) -> list[str]:
+    known = {m.name for m in stack.target.chat_models()}
+    return [m for m in stack.target.plan.cost_order if m in known]
+
+
+def ask_with_tools(client: openai.OpenAI, model: str, messages: list[dict[str, Any]], stream: bool) -> ToolAnswer:
+    """One tool-calling request; a stream's tool-call deltas are put together as an agent's SDK loop does."""
+    answer = ToolAnswer()
+    no_cache = {"cache": {"no-cache": True}}
+    try:
+        if not stream:
+            raw = client.chat.completions.with_raw_response.create(
+                model=model, messages=messages, tools=[WEATHER], extra_body=no_cache)  # type: ignore[arg-type]
+            answer.served_by = raw.headers.get("x-litellm-model-group")
+            choice = raw.parse().choices[0]
+            answer.finish, answer.text = choice.finish_reason, choice.message.content or ""
+            answer.calls = [(c.id, c.function.name, c.function.arguments) for c in choice.message.tool_calls or []
+                            if c.type == "function"]
+            return answer
+        parts: dict[int, list[str]] = {}
+        with client.chat.completions.with_streaming_response.create(
+                model=model, messages=messages, tools=[WEATHER], stream=True,  # type: ignore[arg-type]
+                extra_body=no_cache) as raw:
+            answer.served_by = raw.headers.get("x-litellm-model-group")
+            for chunk in raw.parse():
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta
+                answer.text += delta.content or ""
+                answer.finish = chunk.choices[0].finish_reason or answer.finish
+                for piece in delta.tool_calls or []:
+                    slot = parts.setdefault(piece.index, ["", "", ""])
+                    slot[0] = piece.id or slot[0]
+                    if piece.function is not None:
+                        slot[1] += piece.function.name or ""
+                        slot[2] += piece.function.arguments or ""
+        answer.calls = [(i, n, a) for i, n, a in (parts[k] for k in sorted(parts))]
+    except openai.OpenAIError as exc:
+        answer.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return answer
+
+
+def tool_problem(answer: ToolAnswer) -> str:
+    """Why this is not a valid call of get_weather ('' when it is)."""
+    if answer.error:
+        return answer.error
+    if not answer.calls:
+        return f"no tool call, {'prose' if answer.text.strip() else 'nothing'} instead ({answer.text[:60]!r})"
+    _, name, arguments = answer.calls[0]
+    if name != "get_weather":
+        return f"called {name!r}, which was never offered"
+    try:
+        jsonschema.validate(json.loads(arguments), WEATHER["function"]["parameters"])
+    except (ValueError, jsonschema.ValidationError) as exc:
+        return f"arguments not valid for the tool's schema: {str(exc).splitlines()[0][:120]}"
+    return ""
+
+
+@check("AG-1", spend=Estimate(4 * 3, 120, 64))
+def tool_round_trip(stack: Stack) -> list[Outcome]:
+    """AG-1: per model, plain and streamed: the tool call arrives with the offered name and schema-valid
+    arguments; the tool's result goes back; a final text answer arrives."""
+    outcomes = []
+    with _client(stack) as client:
+        for model in _models(stack):
+            for stream in (False, True):
+                question = [{"role": "user", "content": _ASK}]
+                first = ask_with_tools(client, model, question, stream)
+                problem = tool_problem(first)
+                final = ToolAnswer()
+                if not problem:
+                    ident, name, arguments = first.calls[0]
+                    result = {"role": "tool", "tool_call_id": ident, "content": json.dumps({"temp_c": 21})}
+                    turn = {"role": "assistant", "content": None, "tool_calls": [
+                        {"id": ident, "type": "function", "function": {"name": name, "arguments": arguments}}]}
+                    final = ask_with_tools(client, model, [*question, turn, result], stream)
+                    if final.error or final.calls or not final.text.strip():
+                        why = final.error or ("another tool call" if final.calls else "no answer")
+                        problem = f"after the tool's result: {why}"
+                mode = "streamed" if stream else "plain"
+                outcomes.append(Outcome(
+                    id="AG-1", case=f"{model} / {mode}", passed=not problem,
+                    measured=problem or f"{first.calls[0][1]}({first.calls[0][2]}) then {len(final.text)} chars",
+                    threshold="a valid get_weather call, then a text answer",
+                    detail=problem or f"tool call with schema-valid arguments, then an answer ({final.finish})",
+                    evidence={"served_by": first.served_by, "tool_calls": first.calls, "finish": first.finish}))
+    return outcomes
+
+
+@check("AG-3", spend=Estimate(3, 80, 128))
+def structured_output(stack: Stack) -> list[Outcome]:
+    """AG-3: per model, `response_format: json_schema` gives JSON that validates against the schema."""
+    outcomes = []
+    with _client(stack) as client:
+        for model in _models(stack):
+            problem, text = "", ""
+            try:
+                done = client.chat.completions.create(
+                    model=model, messages=[{"role": "user", "content": "Extract the invoice: INV-7, 2 x widget, "
+                                                                       "$40, paid."}],
+                    response_format={"type": "json_schema", "json_schema": {"name": "invoice", "schema": INVOICE,
+                                                                            "strict": True}},
+                    extra_body={"cache": {"no-cache": True}})
+                text = done.choices[0].message.content or ""
+                jsonschema.validate(json.loads(text), INVOICE)
+            except openai.OpenAIError as exc:
+                problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+            except (ValueError, jsonschema.ValidationError) as exc:
+                problem = f"not valid for the schema: {str(exc).splitlines()[0][:160]}"
+            outcomes.append(Outcome(id="AG-3", case=model, passed=not problem, measured=problem or "valid",
+                                    threshold="JSON valid for the schema", detail=problem or f"{len(text)} chars, "
+                                    "valid for the invoice schema", evidence={"content": text[:300]}))
+    return outcomes
+
+
+@check("AG-2", needs={Capability.PROVIDER_CONTROL}, spend=lambda t: Estimate(2 * len(t.plan.chains), 120, 64))
+def fallback_keeps_tools(stack: Stack) -> list[Outcome]:
+    """AG-2: per plan chain, its primary failing (HTTP 500), the same tool-calling request, plain and streamed,
+    is answered by the next model with a tool call, never with prose in its place."""
+    outcomes = []
+    mock = stack.mock()
+    assert mock is not None
+    try:
+        with _client(stack) as client:
+            for primary, rest in stack.target.plan.chains.items():
+                upstream = stack.target.upstream_model(primary)
+                mock.set(upstream, status=500)
+                try:
+                    for stream in (False, True):
+                        answer = ask_with_tools(client, primary, [{"role": "user", "content": _ASK}], stream)
+                        problem = tool_problem(answer)
+                        if not problem and answer.served_by != rest[0]:
+                            problem = f"answered by {answer.served_by}, not {rest[0]}"
+                        elif problem and not answer.error:
+                            problem = f"{answer.served_by} answered without the tool call: {problem}"
+                        outcomes.append(Outcome(
+                            id="AG-2", case=f"{primary} down / {'streamed' if stream else 'plain'}",
+                            passed=not problem, measured={"served_by": answer.served_by,
+                                                          "tool_call": answer.calls[0][1] if answer.calls else None},
+                            threshold={"served_by": rest[0], "tool_call": "get_weather"},
+                            detail=problem or f"{answer.served_by} answered with a valid tool call",
+                            evidence={"tool_calls": answer.calls, "text": answer.text[:200]}))
+                finally:
+                    mock.reset(upstream)
+    finally:
+        mock.close()
+    return outcomes

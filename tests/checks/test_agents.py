@@ -1,0 +1,59 @@
+"""AG-1..AG-3 negative controls: a gateway hook that drops tool calls FAILs AG-1; a fallback model that answers
+a tool-calling request in prose FAILs AG-2, naming it; the reference stack PASSes all three."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checks import agents
+from harness.stack import Stack
+from harness.target import Target
+from tests.conftest import reference_config, start_stack
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def stripping_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("strip-tools")
+
+    def edit(config: dict[str, Any]) -> None:
+        settings = config["litellm_settings"]
+        settings["callbacks"] = [*settings["callbacks"], "strip_tool_calls.handler"]
+
+    config = reference_config(tmp, edit)
+    shutil.copy(FIXTURES / "strip_tool_calls.py", config.parent)
+    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+
+
+def test_the_reference_stack_passes_ag1_to_ag3(stack: Stack) -> None:
+    for check in (agents.tool_round_trip, agents.structured_output, agents.fallback_keeps_tools):
+        outcomes = check(stack)
+        assert outcomes and all(o.passed for o in outcomes), [o.summary() for o in outcomes if not o.passed]
+
+
+def test_ag1_fails_when_the_gateway_drops_tool_calls(stripping_stack: Stack) -> None:
+    outcomes = {o.case: o for o in agents.tool_round_trip(stripping_stack)}
+    plain = [o for case, o in outcomes.items() if case.endswith("/ plain")]
+    assert plain and all(not o.passed and "no tool call, prose instead" in o.detail for o in plain), \
+        [o.summary() for o in plain]
+
+
+def test_ag2_fails_naming_the_fallback_that_answered_in_prose(stack: Stack) -> None:
+    mock = stack.mock()
+    assert mock is not None
+    fallback = stack.target.upstream_model("claude-3")
+    mock.set(fallback, ignore_tools=True)
+    try:
+        outcomes = {o.case: o for o in agents.fallback_keeps_tools(stack)}
+    finally:
+        mock.reset(fallback)
+        mock.close()
+    broken = outcomes["gpt-4 down / plain"]
+    assert not broken.passed and broken.detail.startswith("claude-3 answered without the tool call"), broken.summary()
+    assert outcomes["claude-3 down / plain"].passed  # gpt-4 still answers with the tool call
