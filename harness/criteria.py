@@ -68,6 +68,8 @@ _ALL = [
     Criterion("AG-2", "002 cutover", "a tool-calling request whose primary fails is answered by the fallback with "
                                      "a tool call, never prose in its place"),
     Criterion("AG-3", "002 cutover", "structured output (response_format json_schema) per model validates"),
+    Criterion("AG-4", "002 cutover", "the Anthropic-native route (/v1/messages) through the anthropic SDK, per model, "
+                                     "plain and streamed, with a tool round trip"),
     Criterion("FB-1", "000 s5", "each fallback chain answers when its primary fails"),
     Criterion("FB-2", "000 s5", "fallback answer within the limit", 5.0, "s", "<"),
     Criterion("FB-3", "000 s5", "Langfuse shows the failed attempt and the fallback"),

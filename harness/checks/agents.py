@@ -1,4 +1,4 @@
-"""AG-1..AG-3: the agents' own traffic through the gateway (the Fly.io plan cuts nine agents over to it).
+"""AG-1..AG-4: the agents' own traffic through the gateway (the Fly.io plan cuts nine agents over to it).
 
 Everything goes through the official `openai` SDK, as the agents' code does: a tool definition offered,
 the tool call read back (plain, and assembled from a stream's deltas) and checked against the tool's JSON
@@ -12,17 +12,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import anthropic
 import jsonschema
 import openai
 
 from harness.capabilities import Capability
 from harness.registry import check
-from harness.results import Outcome
+from harness.results import NotApplicable, Outcome
 from harness.spend import Estimate
 from harness.stack import Stack
 
-__all__ = ["INVOICE", "WEATHER", "ask_with_tools", "fallback_keeps_tools", "structured_output", "tool_problem",
-           "tool_round_trip"]
+__all__ = ["INVOICE", "WEATHER", "anthropic_native_route", "ask_with_tools", "fallback_keeps_tools",
+           "structured_output", "tool_problem", "tool_round_trip"]
 
 WEATHER: dict[str, Any] = {"type": "function", "function": {
     "name": "get_weather", "description": "Get the current weather for a city",
@@ -201,4 +202,77 @@ def fallback_keeps_tools(stack: Stack) -> list[Outcome]:
                     mock.reset(upstream)
     finally:
         mock.close()
+    return outcomes
+
+
+def _anthropic_tool() -> dict[str, Any]:
+    fn = WEATHER["function"]
+    return {"name": fn["name"], "description": fn["description"], "input_schema": fn["parameters"]}
+
+
+def _native_round_trip(client: anthropic.Anthropic, model: str, stream: bool) -> tuple[str, dict[str, Any]]:
+    """One tool round trip on the Anthropic-native route: (problem or '', evidence)."""
+    question: list[dict[str, Any]] = [{"role": "user", "content": _ASK}]
+
+    served: list[str | None] = []
+
+    def ask(messages: list[dict[str, Any]]) -> anthropic.types.Message:
+        params: dict[str, Any] = {"model": model, "max_tokens": 256, "tools": [_anthropic_tool()],
+                                  "messages": messages, "extra_body": {"cache": {"no-cache": True}}}
+        if not stream:
+            raw = client.messages.with_raw_response.create(**params)
+            served.append(raw.headers.get("x-litellm-model-group"))
+            return raw.parse()
+        with client.messages.stream(**params) as events:
+            served.append(events.response.headers.get("x-litellm-model-group"))
+            return events.get_final_message()
+
+    first = ask(question)
+    uses = [b for b in first.content if b.type == "tool_use"]
+    evidence: dict[str, Any] = {"stop_reason": first.stop_reason, "blocks": [b.type for b in first.content],
+                                "served_by": served[-1] if served else None}
+    if served and served[-1] != model:  # each model must answer itself: a silent fallback hides a broken route
+        return f"answered by {served[-1]}, not {model} (the route fell back)", evidence
+    if not uses:
+        return "no tool_use block: " + " ".join(getattr(b, "text", "") for b in first.content)[:80], evidence
+    use = uses[0]
+    evidence["tool_use"] = {"name": use.name, "input": use.input}
+    if use.name != "get_weather":
+        return f"called {use.name!r}, which was never offered", evidence
+    try:
+        jsonschema.validate(use.input, WEATHER["function"]["parameters"])
+    except jsonschema.ValidationError as exc:
+        return f"input not valid for the tool's schema: {exc.message[:120]}", evidence
+    turn = {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]}
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id,
+                                           "content": json.dumps({"temp_c": 21})}]}
+    final = ask([*question, turn, result])
+    text = "".join(getattr(b, "text", "") for b in final.content if b.type == "text")
+    evidence["final_stop_reason"] = final.stop_reason
+    return ("" if text.strip() else "no text answer after the tool's result"), evidence
+
+
+@check("AG-4", spend=Estimate(4 * 3, 120, 256))
+def anthropic_native_route(stack: Stack) -> list[Outcome]:
+    """AG-4: the gateway's Anthropic-native route (`/v1/messages`) through the official `anthropic` SDK, per
+    model, plain and streamed: a tool_use block with schema-valid input, the tool_result back, an answer."""
+    key = stack.master_key.get_secret_value() if stack.master_key else "none"
+    outcomes = []
+    with anthropic.Anthropic(base_url=stack.gateway_url, api_key=key, max_retries=0, timeout=60,
+                             http_client=stack.http(timeout=60)) as client:
+        for model in _models(stack):
+            for stream in (False, True):
+                try:
+                    problem, evidence = _native_round_trip(client, model, stream)
+                except anthropic.NotFoundError as exc:
+                    raise NotApplicable(f"the gateway has no Anthropic-native route (/v1/messages: {exc.status_code})"
+                                        ) from None
+                except anthropic.APIError as exc:
+                    problem, evidence = f"{type(exc).__name__}: {str(exc)[:200]}", {}
+                outcomes.append(Outcome(id="AG-4", case=f"{model} / {'streamed' if stream else 'plain'}",
+                                        passed=not problem, measured=problem or "tool_use, tool_result, answer",
+                                        threshold="a valid get_weather tool_use, then a text answer",
+                                        detail=problem or f"anthropic SDK: {model} itself answered with a tool_use "
+                                                          "of schema-valid input, then a text answer",
+                                        evidence=evidence))
     return outcomes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ def stripping_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
 
 
 def test_the_reference_stack_passes_ag1_to_ag3(stack: Stack) -> None:
-    for check in (agents.tool_round_trip, agents.structured_output, agents.fallback_keeps_tools):
+    for check in (agents.tool_round_trip, agents.structured_output, agents.fallback_keeps_tools,
+                  agents.anthropic_native_route):
         outcomes = check(stack)
         assert outcomes and all(o.passed for o in outcomes), [o.summary() for o in outcomes if not o.passed]
 
@@ -57,3 +59,30 @@ def test_ag2_fails_naming_the_fallback_that_answered_in_prose(stack: Stack) -> N
     broken = outcomes["gpt-4 down / plain"]
     assert not broken.passed and broken.detail.startswith("claude-3 answered without the tool call"), broken.summary()
     assert outcomes["claude-3 down / plain"].passed  # gpt-4 still answers with the tool call
+
+
+def _with_behaviour(stack: Stack, alias: str, **behaviour: Any) -> Iterator[None]:
+    mock = stack.mock()
+    assert mock is not None
+    upstream = stack.target.upstream_model(alias)
+    mock.set(upstream, **behaviour)
+    try:
+        yield
+    finally:
+        mock.reset(upstream)
+        mock.close()
+
+
+def test_ag3_fails_when_a_model_answers_structured_output_in_prose(stack: Stack) -> None:
+    with contextmanager(_with_behaviour)(stack, "gemini-2", reply="Sure! The invoice is INV-7."):
+        outcomes = {o.case: o for o in agents.structured_output(stack)}
+    assert not outcomes["gemini-2"].passed and "not valid for the schema" in outcomes["gemini-2"].detail
+    assert outcomes["gpt-4"].passed
+
+
+def test_ag4_fails_when_a_model_calls_a_tool_it_was_not_offered(stack: Stack) -> None:
+    with contextmanager(_with_behaviour)(stack, "claude-3", tool_fault="unknown_tool"):
+        outcomes = {o.case: o for o in agents.anthropic_native_route(stack)}
+    broken = outcomes["claude-3 / plain"]
+    assert not broken.passed and "which was never offered" in broken.detail, broken.summary()
+    assert outcomes["gpt-4 / plain"].passed

@@ -64,8 +64,8 @@ def register(app: App, state: MockState) -> None:
         if offered and not answered and not call.behaviour.ignore_tools:
             tool_call = tools.call_for(offered, prompt, call.behaviour.tool_fault)
             call.entry["tool_call"] = tool_call.name
-        elif _field(config, "responseJsonSchema", "responseSchema") or \
-                _field(config, "responseMimeType") == "application/json":
+        elif call.behaviour.reply is None and (_field(config, "responseJsonSchema", "responseSchema") or
+                                               _field(config, "responseMimeType") == "application/json"):
             # the API takes proto JSON: camelCase or snake_case field names (LiteLLM sends snake_case)
             call.text = tools.structured_text(_field(config, "responseJsonSchema", "responseSchema")
                                               or {"type": "OBJECT", "properties": {"answer": {"type": "STRING"}}})

@@ -48,7 +48,8 @@ def register(app: App, state: MockState) -> None:
         if offered and messages[-1].get("role") != "tool" and not call.behaviour.ignore_tools:
             tool_call = tools.call_for(tools.forced(body, offered), prompt, call.behaviour.tool_fault)
             call.entry["tool_call"] = tool_call.name
-        elif (body.get("response_format") or {}).get("type") in ("json_schema", "json_object"):
+        elif (body.get("response_format") or {}).get("type") in ("json_schema", "json_object") and \
+                call.behaviour.reply is None:
             spec = body["response_format"]
             call.text = tools.structured_text((spec.get("json_schema") or {}).get("schema") or _ANY_OBJECT)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

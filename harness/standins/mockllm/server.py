@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness._http import App, Request, Response, json_response
-from harness.standins.mockllm import _anthropic, _gemini, _openai
+from harness.standins.mockllm import _anthropic, _gemini, _openai, _responses
 from harness.standins.mockllm.behaviour import Behaviour
 from harness.standins.mockllm.state import MockState
 
@@ -14,6 +14,7 @@ def create_app(state: MockState | None = None) -> App:
     state = state or MockState()
     app = App()
     _openai.register(app, state)
+    _responses.register(app, state)
     _anthropic.register(app, state)
     _gemini.register(app, state)
 
