@@ -80,6 +80,9 @@ _ALL = [
     Criterion("FB-7", "beyond", "slow primary falls back; a stream cut mid-way is reported, not truncated", 5.0,
               "s", "<"),
     # "keeps serving" is the plan's latency budget (plan.serving), not a 200 whenever it comes
+    # a provider's error event inside a 200 stream (Anthropic overloaded_error): LiteLLM #24004, #6532, #5512
+    Criterion("FB-8", "beyond", "an in-stream provider error after 200 is fallen back on or reaches the client as "
+                                "an error, never a stream that ends as success"),
     Criterion("CA-5", "002", "Redis refused, hung or slow: every request of a burst answered within the plan's "
                              "serving budget", unit="s"),
     Criterion("QT-1", "002", "429 after exactly rpm requests, with rate-limit headers"),

@@ -117,19 +117,22 @@ def judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stack
                        detail=f"answered by {result.served()} in {result.seconds:.2f} s" if served_ok
                        else f"no answer from {expected}: HTTP {result.status} {result.error[:120]}",
                        evidence={"served_by": result.served_by})
-    if ident == "FB-7":
+    if ident in ("FB-7", "FB-8"):
         primary = case.role("primary")[0]
-        # the primary was cut; an answer that still claims it finished normally from it is a silent cut
+        # the primary was cut (FB-7) or sent an error event (FB-8); an answer that still claims it finished
+        # normally from it hides the failure
+        what = "cut" if ident == "FB-7" else "provider's in-stream error"
         silent = result.status == 200 and result.stream_error is None and result.finish_reason is not None \
             and result.served_by.get("headers") == primary
         return Outcome(id=ident, case=label, passed=not silent,
                        measured={"finish_reason": result.finish_reason, "stream_error": result.stream_error,
                                  "served_by": result.served(), "chars": len(result.text)},
-                       threshold="cut reported (error or no finish) or served whole by a fallback",
-                       detail="the cut stream ended with finish_reason and no error: silently truncated" if silent
-                       else (f"served whole by {result.served_by.get('headers')} after the cut"
-                             if result.status == 200 and result.stream_error is None
-                             else "the cut reached the client as an error"),
+                       threshold=f"the {what} reported (an error, or no finish) or served whole by a fallback",
+                       detail=(f"the {what} stream ended with finish_reason {result.finish_reason!r} and no error: "
+                               f"{'silently truncated' if ident == 'FB-7' else 'the failure passed as success'}")
+                       if silent else (f"served whole by {result.served_by.get('headers')} after the {what}"
+                                       if result.status == 200 and result.stream_error is None
+                                       else f"the {what} reached the client as an error"),
                        evidence={"served_by": result.served_by})
     if ident == "FB-3":
         primary = case.role("primary")[0]

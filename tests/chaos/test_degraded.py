@@ -1,6 +1,7 @@
 """Degraded is not down: a Langfuse outage must leave serving within the plan's budget and lose no trace
-(OBS-6), and a total outage with every provider hung must still surface as a clean error within FB-5's
-bound, whatever timeout the config under test sets."""
+(OBS-6); a total outage with every provider hung must still surface as a clean error within FB-5's bound,
+whatever timeout the config under test sets; a provider's error event inside a 200 stream must be fallen
+back on or reach the client, never end as success (FB-8)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,20 @@ def forgetful_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
 
 
 @pytest.fixture(scope="module")
+def swallowing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The reference config plus a streaming hook that ends a failed stream as a finished one."""
+    tmp = tmp_path_factory.mktemp("swallowing")
+
+    def edit(config: dict[str, Any]) -> None:
+        settings = config["litellm_settings"]
+        settings["callbacks"] = [*settings["callbacks"], "swallow_stream_errors.handler"]
+
+    config = reference_config(tmp, edit)
+    shutil.copy(FIXTURES / "swallow_stream_errors.py", config.parent)
+    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+
+
+@pytest.fixture(scope="module")
 def blocking_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The reference config plus a hook that calls Langfuse on the request path."""
     tmp = tmp_path_factory.mktemp("blocking")
@@ -104,3 +119,14 @@ def test_fb5_fails_with_hung_providers_when_the_config_waits_600_s(waiting_stack
     fb5 = _verdict(waiting_stack, "total-outage", "hung", "FB-5")
     # the probe gives up past FB-5's bound (plus slack): the plan's bound decides, not the config's timeout
     assert not fb5.passed and fb5.measured >= 30 and "no answer" in fb5.detail, fb5.summary()
+
+
+@pytest.mark.parametrize("variant", ["error-event", "error-mid-stream"])
+def test_fb8_passes_on_the_reference_stack(stack: Stack, variant: str) -> None:
+    fb8 = _verdict(stack, "stream-error", variant, "FB-8")
+    assert fb8.passed, fb8.summary()
+
+
+def test_fb8_fails_when_an_in_stream_error_is_passed_on_as_success(swallowing_stack: Stack) -> None:
+    fb8 = _verdict(swallowing_stack, "stream-error", "error-mid-stream", "FB-8")
+    assert not fb8.passed and "the failure passed as success" in fb8.detail, fb8.summary()

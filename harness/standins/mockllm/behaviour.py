@@ -28,6 +28,9 @@ class Behaviour(BaseModel):
     retry_after_s: float | None = Field(None, ge=0, description="Retry-After sent with a forced 429/503/529")
     failure_ratio: float = Field(1.0, ge=0, le=1, description="share of calls that get the forced status")
     stream_cut_after: int | None = Field(None, ge=0, description="drop the connection after N content chunks")
+    stream_error_after: int | None = Field(None, ge=0, description="after N chunks, the provider's in-stream error "
+                                                                   "event (Anthropic overloaded_error, an OpenAI "
+                                                                   "error chunk), then the connection closes")
     output_tokens: int = Field(24, ge=1, le=100_000, description="reply length in tokens, capped by max_tokens")
     reply: str | None = Field(None, description="fixed reply text instead of the generated one")
     tool_fault: Literal["malformed_arguments", "unknown_tool"] | None = Field(

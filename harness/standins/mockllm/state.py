@@ -17,6 +17,13 @@ from harness.standins.mockllm.text import count_tokens, reply_tokens
 __all__ = ["Call", "MockState"]
 
 _MASKED_HEADERS = {"authorization", "x-api-key", "x-goog-api-key", "api-key"}
+# each provider's in-stream error, as its API sends one after a 200 (Gemini: its SSE form)
+_STREAM_ERRORS = {
+    "anthropic": b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+    "openai": b'data: {"error":{"message":"The server had an error while processing your request.",'
+              b'"type":"server_error","param":null,"code":null}}\n\n',
+    "gemini": b'data: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\r\n\r\n',
+}
 
 
 @dataclass(slots=True)
@@ -114,6 +121,11 @@ class MockState:
         for index, token in enumerate(call.tokens()):
             if b.stream_cut_after is not None and index >= b.stream_cut_after:
                 call.entry["status"] = "cut"
+                raise StreamAborted
+            if b.stream_error_after is not None and index >= b.stream_error_after:
+                # after HTTP 200, as providers do when overloaded mid-answer: an error event, then the end
+                call.entry["status"] = "stream_error"
+                yield _STREAM_ERRORS[call.api]
                 raise StreamAborted
             if index and gap:
                 await asyncio.sleep(gap)
