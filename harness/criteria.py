@@ -83,6 +83,8 @@ _ALL = [
     # a provider's error event inside a 200 stream (Anthropic overloaded_error): LiteLLM #24004, #6532, #5512
     Criterion("FB-8", "beyond", "an in-stream provider error after 200 is fallen back on or reaches the client as "
                                 "an error, never a stream that ends as success"),
+    Criterion("FB-9", "002 failover", "a prompt over the primary's context window is answered by the plan's "
+                                      "long-context model (a context-window fallback), else a clear 400"),
     Criterion("CA-5", "002", "Redis refused, hung or slow: every request of a burst answered within the plan's "
                              "serving budget", unit="s"),
     Criterion("QT-1", "002", "429 after exactly rpm requests, with rate-limit headers"),

@@ -87,6 +87,40 @@ def _serving(ident: str, label: str, burst: list[ProbeResult], steady_s: float |
                                 if ident == "CA-5" else {})})
 
 
+def _context_overflow(case: Case, result: ProbeResult, stack: Stack) -> Outcome:
+    """FB-9: the primary refused the prompt as too long; the plan's long-context model answers it, or, where
+    no model can take more, the client gets a 400 that says so."""
+    long_model, primary = stack.target.plan.long_context_model, case.role("primary")[0]
+    served = result.served_by.get("headers") if result.status == 200 else None
+    clear = result.status == 400 and any(w in result.error.lower() for w in ("context", "too long", "maximum"))
+    ok = served == long_model if primary != long_model else (clear or served not in (None, primary))
+    ok = ok or (clear and primary != long_model and long_model not in stack.target.fallbacks.get(primary, [])
+                and not _context_fallbacks(stack).get(primary))
+    return Outcome(id="FB-9", case=case.label, passed=ok,
+                   measured={"status": result.status, "served_by": served},
+                   threshold=f"served by {long_model}" if primary != long_model else "a clear 400",
+                   detail=(f"answered by {served} after the primary's context-length 400" if served else
+                           f"HTTP {result.status}: {result.error[:160]}") +
+                   ("" if ok or served is None else f"; the plan's long-context model is {long_model}"),
+                   evidence={"served_by": result.served_by})
+
+
+def _context_fallbacks(stack: Stack) -> dict[str, list[str]]:
+    """The config's context_window_fallbacks, read from the LiteLLM config under test."""
+    import yaml
+
+    path = stack.target.litellm_config
+    if path is None or not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    out: dict[str, list[str]] = {}
+    for section in ("router_settings", "litellm_settings"):
+        for rule in (data.get(section) or {}).get("context_window_fallbacks") or []:
+            if isinstance(rule, dict):
+                out.update({str(k): list(v) for k, v in rule.items()})
+    return out
+
+
 def _burst(stack: Stack, case: Case, spec: Probe, run: CaseRun, first: ProbeResult) -> list[ProbeResult]:
     """The plan's serving burst under the fault, stopped at the first request that fails or is over the
     per-request budget: that one already decides, and a hung dependency would otherwise cost the burst
@@ -134,6 +168,8 @@ def judge(ident: str, case: Case, spec: Probe, result: ProbeResult, stack: Stack
                                        if result.status == 200 and result.stream_error is None
                                        else f"the {what} reached the client as an error"),
                        evidence={"served_by": result.served_by})
+    if ident == "FB-9":
+        return _context_overflow(case, result, stack)
     if ident == "FB-3":
         primary = case.role("primary")[0]
         ok = result.served_by.get("trace") == expected and primary in result.traced_failures

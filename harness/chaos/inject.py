@@ -75,6 +75,7 @@ def _provider(stack: Stack, target: str, fault: Fault) -> Undo:
                  "slow_first_token": {"ttft_ms": 6000},
                  "stream_cut": {"stream_cut_after": 3},
                  "stream_error": {"stream_error_after": 3},
+                 "context_overflow": {"context_window": 1},
                  "failure_ratio": {"status": 500, "failure_ratio": 0.5}}[fault.kind]
     mock.set(key, **{**behaviour, **attrs})
 

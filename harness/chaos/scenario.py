@@ -25,7 +25,7 @@ Role = Literal["primary", "next", "last", "all_but_last", "all", "redis", "langf
 SERVICE_ROLES = ("redis", "langfuse", "gateway", "router")  # a fault proxy of that name, whatever the chain
 Expect = Literal["primary", "next", "last", "any", "error", "reported"]
 Kind = Literal["refused", "down", "reset", "timeout", "latency", "bandwidth", "cut", "status", "slow_first_token",
-               "stream_cut", "stream_error", "failure_ratio"]
+               "stream_cut", "stream_error", "context_overflow", "failure_ratio"]
 
 
 class _Data(BaseModel):

@@ -171,10 +171,11 @@ def structured_output(stack: Stack) -> list[Outcome]:
     return outcomes
 
 
-@check("AG-2", needs={Capability.PROVIDER_CONTROL}, spend=lambda t: Estimate(2 * len(t.plan.chains), 120, 64))
+@check("AG-2", needs={Capability.PROVIDER_CONTROL}, spend=lambda t: Estimate(3 * len(t.plan.chains), 120, 64))
 def fallback_keeps_tools(stack: Stack) -> list[Outcome]:
     """AG-2: per plan chain, its primary failing (HTTP 500), the same tool-calling request, plain and streamed,
-    is answered by the next model with a tool call, never with prose in its place."""
+    is answered by the next model with a tool call, never with prose in its place; a tool call's stream cut
+    after it began is fallen back on whole or reaches the agent as an error, never as prose or a cut call."""
     outcomes = []
     mock = stack.mock()
     assert mock is not None
@@ -182,21 +183,32 @@ def fallback_keeps_tools(stack: Stack) -> list[Outcome]:
         with _client(stack) as client:
             for primary, rest in stack.target.plan.chains.items():
                 upstream = stack.target.upstream_model(primary)
-                mock.set(upstream, status=500)
                 try:
-                    for stream in (False, True):
+                    for label, stream, fault in (("down / plain", False, {"status": 500}),
+                                                 ("down / streamed", True, {"status": 500}),
+                                                 # the tool call's stream cut after it began (LiteLLM #31067)
+                                                 ("cut mid-stream", True, {"stream_cut_after": 2,
+                                                                           "tokens_per_s": 20})):
+                        mock.set(upstream, **fault)
                         answer = ask_with_tools(client, primary, [{"role": "user", "content": _ASK}], stream)
                         problem = tool_problem(answer)
-                        if not problem and answer.served_by != rest[0]:
+                        cut = fault.get("stream_cut_after") is not None
+                        if cut and (answer.error or not problem):
+                            # the cut reached the agent as an error (it can retry), or the call came whole (Gemini
+                            # sends a function call in one chunk: nothing to cut): no prose, no cut call passed
+                            problem = ""
+                        elif not problem and answer.served_by != rest[0]:
                             problem = f"answered by {answer.served_by}, not {rest[0]}"
                         elif problem and not answer.error:
                             problem = f"{answer.served_by} answered without the tool call: {problem}"
                         outcomes.append(Outcome(
-                            id="AG-2", case=f"{primary} down / {'streamed' if stream else 'plain'}",
+                            id="AG-2", case=f"{primary} {label}",
                             passed=not problem, measured={"served_by": answer.served_by,
                                                           "tool_call": answer.calls[0][1] if answer.calls else None},
                             threshold={"served_by": rest[0], "tool_call": "get_weather"},
-                            detail=problem or f"{answer.served_by} answered with a valid tool call",
+                            detail=problem or (f"the cut reached the client as an error: {answer.error[:120]}"
+                                               if answer.error else f"{answer.served_by} answered with a valid "
+                                               f"tool call{' (sent whole: nothing to cut)' if cut else ''}"),
                             evidence={"tool_calls": answer.calls, "text": answer.text[:200]}))
                 finally:
                     mock.reset(upstream)

@@ -43,6 +43,10 @@ def register(app: App, state: MockState) -> None:
             status = call.behaviour.status or 500
             state.failed(call, status)
             return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        if call.overflows():  # Anthropic's own words for it
+            state.failed(call, 400)
+            return error(400, f"prompt is too long: {call.prompt_tokens} tokens > {call.behaviour.context_window} "
+                              "maximum")
         offered = tools.anthropic_tools(body)
         tool_call = None
         if offered and not _tool_result_last(body["messages"]) and not call.behaviour.ignore_tools:

@@ -57,6 +57,10 @@ def register(app: App, state: MockState) -> None:
             status = call.behaviour.status or 500
             state.failed(call, status)
             return error(status, f"mock: forced {status} for {model}", call.behaviour.retry_after_s)
+        if call.overflows():
+            state.failed(call, 400)
+            return error(400, f"The input token count ({call.prompt_tokens}) exceeds the maximum number of tokens "
+                              f"allowed ({call.behaviour.context_window}).")
         offered = tools.gemini_tools(body)
         tool_call = None
         contents = body.get("contents") or [{}]

@@ -16,11 +16,20 @@ from harness.standins.mockllm.text import content_text, count_tokens, embed
 _ERROR_TYPES = {429: "rate_limit_exceeded", 500: "server_error", 503: "service_unavailable"}
 
 
-def error(status: int, message: str, retry_after: float | None = None) -> Response:
+def error(status: int, message: str, retry_after: float | None = None, code: str | None = None) -> Response:
     headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
-    body = {"error": {"message": message, "type": _ERROR_TYPES.get(status, "api_error"), "param": None,
-                      "code": _ERROR_TYPES.get(status, str(status))}}
+    kind = "invalid_request_error" if status == 400 else _ERROR_TYPES.get(status, "api_error")
+    body = {"error": {"message": message, "type": kind, "param": "messages" if code else None,
+                      "code": code or _ERROR_TYPES.get(status, str(status))}}
     return json_response(body, status, headers)
+
+
+def overflow(call: Call) -> Response:
+    """OpenAI's own answer to a prompt longer than the context window."""
+    window = call.behaviour.context_window
+    return error(400, f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+                      f"{call.prompt_tokens} tokens. Please reduce the length of the messages.",
+                 code="context_length_exceeded")
 
 
 def _key(request: Request) -> str | None:
@@ -43,6 +52,9 @@ def register(app: App, state: MockState) -> None:
             status = call.behaviour.status or 500
             state.failed(call, status)
             return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        if call.overflows():
+            state.failed(call, 400)
+            return overflow(call)
         offered = tools.openai_tools(body)
         tool_call = None
         if offered and messages[-1].get("role") != "tool" and not call.behaviour.ignore_tools:

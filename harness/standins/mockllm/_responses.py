@@ -14,7 +14,7 @@ from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
 from harness.standins.mockllm import tools
-from harness.standins.mockllm._openai import error
+from harness.standins.mockllm._openai import error, overflow
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens
 
@@ -66,6 +66,9 @@ def register(app: App, state: MockState) -> None:
             status = call.behaviour.status or 500
             state.failed(call, status)
             return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        if call.overflows():
+            state.failed(call, 400)
+            return overflow(call)
         offered = _offered(body)
         answered = bool(items) and items[-1].get("type") == "function_call_output"
         tool_call = None

@@ -36,6 +36,8 @@ class Behaviour(BaseModel):
     tool_fault: Literal["malformed_arguments", "unknown_tool"] | None = Field(
         None, description="break the tool call: arguments that are not JSON, or a tool that was never offered")
     ignore_tools: bool = Field(False, description="answer in prose although tools were offered")
+    context_window: int | None = Field(None, ge=1, description="a prompt of more tokens is refused with the "
+                                                               "provider's own context-length 400")
 
     @model_validator(mode="after")
     def _retry_after_needs_status(self) -> Behaviour:

@@ -40,6 +40,11 @@ class Call:
     entry: dict[str, Any] = field(default_factory=dict)
     text: str | None = None  # the whole answer, where it is fixed (structured output): streamed in pieces
 
+    def overflows(self) -> bool:
+        """The prompt is longer than the model's (mocked) context window."""
+        window = self.behaviour.context_window
+        return window is not None and self.prompt_tokens > window
+
     def tokens(self) -> list[str]:
         if self.text is not None:
             return [self.text[i:i + 8] for i in range(0, len(self.text), 8)] or [""]
