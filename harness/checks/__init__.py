@@ -10,6 +10,7 @@ from harness.checks import (
            budget,
            cache,
            events,
+           failover,
            gateway,
            models,
            observability,
@@ -18,6 +19,5 @@ from harness.checks import (
            security,
 )
 
-__all__ = ["agents", "audit", "backup", "budget", "cache", "events", "gateway", "models", "observability", "quotas",
-           "routing",
-           "security"]
+__all__ = ["agents", "audit", "backup", "budget", "cache", "events", "failover", "gateway", "models", "observability",
+           "quotas", "routing", "security"]
