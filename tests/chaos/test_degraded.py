@@ -53,8 +53,9 @@ def forgetful_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
     os.environ["LANGFUSE_MAX_RETRIES"] = "3"
     try:
         target = Target.embedded()
+        # lost traces never arrive: a 15 s wait after recovery is enough to count them
         target = target.model_copy(update={"plan": target.plan.model_copy(update={
-            "serving": ServingBudget(burst=40)})})
+            "serving": ServingBudget(burst=40)}), "thresholds": {"OBS-6.recover_s": 15.0}})
         yield from start_stack(tmp, target)
     finally:
         if before is None:

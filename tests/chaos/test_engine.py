@@ -196,7 +196,8 @@ def test_several_scenarios_can_be_picked_by_name() -> None:
 def test_quick_expansion_is_small_and_full_covers_every_chain() -> None:
     target = Target.embedded()
     quick, full = expand(SCENARIOS, target, quick=True), expand(SCENARIOS, target)
-    assert {c.chain[0] for c in quick if c.chain} == {"gpt-4"} and len(quick) < 17
+    # one chain, the quick variants: 17 cases today (a budget, not a count: keep the CI chaos run short)
+    assert {c.chain[0] for c in quick if c.chain} == {"gpt-4"} and len(quick) < 20
     assert {c.chain[0] for c in full if c.chain} == {"gpt-4", "claude-3", "gemini-2"}
     # the service hops' scenarios have no chain: one case per variant
     assert {c.id for c in quick if not c.chain} == {"router-upstream[refused]", "bot-router-down[refused]"}
