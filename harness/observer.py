@@ -26,7 +26,8 @@ import redis
 from harness._proc import Service, Supervisor
 from harness.target import REPO
 
-__all__ = ["IDENTITY_EMAIL", "OBSERVER_DIR", "ObserverRig", "event_schema", "init_truth_repo", "make_event"]
+__all__ = ["IDENTITY_EMAIL", "OBSERVER_DIR", "ObserverRig", "approve", "drained", "event_schema", "init_truth_repo",
+           "make_event"]
 
 OBSERVER_DIR = REPO / "stack" / "observer"
 IDENTITY_EMAIL = "observer@gateway-harness.local"  # the reference observer commits as this
@@ -68,6 +69,25 @@ def init_truth_repo(repo: Path, remote: Path | None = None) -> Path:
     for args in steps:
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
     return repo
+
+
+def approve(client: redis.Redis, event_id: str, who: str = "operator") -> None:
+    """The plan's approval: the durable record first, then the pub/sub nudge (an observer that is down
+    finds it on restart)."""
+    client.set(f"approvals:{event_id}", f"approve:{who}", ex=7 * 86_400)
+    client.publish("approvals", json.dumps({"event_id": event_id, "decision": "approve", "by": who}))
+
+
+def drained(client: redis.Redis, stream: str, group: str, timeout_s: float = 30.0) -> bool:
+    """True once the consumer group has every entry of the stream delivered and acknowledged."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        groups = client.xinfo_groups(stream) if client.exists(stream) else []
+        info = next((g for g in groups if g["name"] in (group, group.encode())), None)
+        if info is not None and info["pending"] == 0 and info.get("lag", 1) == 0:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -139,20 +159,10 @@ class ObserverRig:
         return self.schema.publish(self.client, event, stream=self.publisher_stream, validate=validate)
 
     def approve(self, event_id: str, who: str = "operator") -> None:
-        """The durable record first, then the pub/sub nudge: an observer that is down finds it on restart."""
-        self.client.set(f"approvals:{event_id}", f"approve:{who}", ex=7 * 86_400)
-        self.client.publish("approvals", json.dumps({"event_id": event_id, "decision": "approve", "by": who}))
+        approve(self.client, event_id, who)
 
     def drained(self, timeout_s: float = 30.0) -> bool:
-        """True once every stream entry was delivered to the group and acknowledged."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            info = next((g for g in self.client.xinfo_groups(self.stream) if g["name"] == b"observers"), None) \
-                if self.client.exists(self.stream) else None
-            if info is not None and info["pending"] == 0 and info.get("lag", 1) == 0:
-                return True
-            time.sleep(0.05)
-        return False
+        return drained(self.client, self.stream, "observers", timeout_s)
 
     # what an operator can inspect
 

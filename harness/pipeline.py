@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 
 import redis
 
-from harness.observer import event_schema
+from harness.observer import approve, drained, event_schema
 from harness.sections import EventsTarget
 
 __all__ = ["EventRig", "UserPipeline"]
@@ -83,20 +82,10 @@ class UserPipeline:
         return entry
 
     def approve(self, event_id: str, who: str = "operator") -> None:
-        """The plan's approval: a durable record, then the pub/sub nudge."""
-        self.client.set(f"approvals:{event_id}", f"approve:{who}", ex=7 * 86_400)
-        self.client.publish("approvals", json.dumps({"event_id": event_id, "decision": "approve", "by": who}))
+        approve(self.client, event_id, who)
 
     def drained(self, timeout_s: float = 30.0) -> bool:
-        """True once the observer's group has every entry delivered and acknowledged."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            groups = self.client.xinfo_groups(self.stream) if self.client.exists(self.stream) else []
-            info = next((g for g in groups if g["name"] in (self.spec.group, self.spec.group.encode())), None)
-            if info is not None and info["pending"] == 0 and info.get("lag", 1) == 0:
-                return True
-            time.sleep(0.1)
-        return False
+        return drained(self.client, self.stream, self.spec.group, timeout_s)
 
     # what an operator can inspect
 

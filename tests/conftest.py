@@ -58,6 +58,18 @@ def reference_config(tmp: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
     return path
 
 
+def stack_with_hook(tmp: Path, hook: str) -> Iterator[Stack]:
+    """An embedded stack whose gateway also runs the callback `tests/fixtures/<hook>.py` (its `handler`)."""
+
+    def edit(config: dict[str, Any]) -> None:
+        settings = config["litellm_settings"]
+        settings["callbacks"] = [*settings["callbacks"], f"{hook}.handler"]
+
+    config = reference_config(tmp, edit)
+    shutil.copy(Path(__file__).parent / "fixtures" / f"{hook}.py", config.parent)
+    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+
+
 def start_stack(tmp: Path, target: Target) -> Iterator[Stack]:
     provider = LocalProvider(target, tmp / "run", postgres=False)
     try:

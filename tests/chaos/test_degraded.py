@@ -6,9 +6,7 @@ back on or reach the client, never end as success (FB-8)."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +15,9 @@ from harness.chaos import expand, load_scenarios, run_case
 from harness.chaos.scenario import Case
 from harness.stack import Stack
 from harness.target import REPO, ServingBudget, Target
-from tests.conftest import reference_config, start_stack
+from tests.conftest import reference_config, stack_with_hook, start_stack
 
 SCENARIOS = load_scenarios(REPO / "scenarios")
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def _case(stack: Stack, scenario: str, variant: str) -> Case:
@@ -67,29 +64,13 @@ def forgetful_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
 @pytest.fixture(scope="module")
 def swallowing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The reference config plus a streaming hook that ends a failed stream as a finished one."""
-    tmp = tmp_path_factory.mktemp("swallowing")
-
-    def edit(config: dict[str, Any]) -> None:
-        settings = config["litellm_settings"]
-        settings["callbacks"] = [*settings["callbacks"], "swallow_stream_errors.handler"]
-
-    config = reference_config(tmp, edit)
-    shutil.copy(FIXTURES / "swallow_stream_errors.py", config.parent)
-    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+    yield from stack_with_hook(tmp_path_factory.mktemp("swallow_stream_errors"), "swallow_stream_errors")
 
 
 @pytest.fixture(scope="module")
 def blocking_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The reference config plus a hook that calls Langfuse on the request path."""
-    tmp = tmp_path_factory.mktemp("blocking")
-
-    def edit(config: dict[str, Any]) -> None:
-        settings = config["litellm_settings"]
-        settings["callbacks"] = [*settings["callbacks"], "langfuse_blocking.handler"]
-
-    config = reference_config(tmp, edit)
-    shutil.copy(FIXTURES / "langfuse_blocking.py", config.parent)
-    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+    yield from stack_with_hook(tmp_path_factory.mktemp("langfuse_blocking"), "langfuse_blocking")
 
 
 @pytest.mark.parametrize("variant", ["refused", "timeout"])

@@ -3,33 +3,20 @@ a tool-calling request in prose FAILs AG-2, naming it; the reference stack PASSe
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.checks import agents
 from harness.stack import Stack
-from harness.target import Target
-from tests.conftest import reference_config, start_stack
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+from tests.conftest import stack_with_hook
 
 
 @pytest.fixture(scope="module")
 def stripping_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("strip-tools")
-
-    def edit(config: dict[str, Any]) -> None:
-        settings = config["litellm_settings"]
-        settings["callbacks"] = [*settings["callbacks"], "strip_tool_calls.handler"]
-
-    config = reference_config(tmp, edit)
-    shutil.copy(FIXTURES / "strip_tool_calls.py", config.parent)
-    yield from start_stack(tmp, Target.embedded().model_copy(update={"litellm_config": config}))
+    yield from stack_with_hook(tmp_path_factory.mktemp("strip-tools"), "strip_tool_calls")
 
 
 def test_the_reference_stack_passes_ag1_to_ag3(stack: Stack) -> None:

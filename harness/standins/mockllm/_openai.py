@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
@@ -32,6 +32,18 @@ def overflow(call: Call) -> Response:
                  code="context_length_exceeded")
 
 
+def refused(state: MockState, call: Call) -> Response | None:
+    """The forced failure or the context-length 400 this call gets, in OpenAI's format; None: answer it."""
+    if call.behaviour.fails(state.rng):
+        status = call.behaviour.status or 500
+        state.failed(call, status)
+        return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+    if call.overflows():
+        state.failed(call, 400)
+        return overflow(call)
+    return None
+
+
 def _key(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     return auth[7:] if auth.lower().startswith("bearer ") else request.headers.get("api-key")
@@ -48,13 +60,9 @@ def register(app: App, state: MockState) -> None:
         stream = bool(body.get("stream"))
         call = state.begin("openai", body["model"], request, prompt, 4 * len(messages) + 3, stream,
                            body.get("max_tokens") or body.get("max_completion_tokens"))
-        if call.behaviour.fails(state.rng):
-            status = call.behaviour.status or 500
-            state.failed(call, status)
-            return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
-        if call.overflows():
-            state.failed(call, 400)
-            return overflow(call)
+        refusal = refused(state, call)
+        if refusal is not None:
+            return refusal
         offered = tools.openai_tools(body)
         tool_call = None
         if offered and messages[-1].get("role") != "tool" and not call.behaviour.ignore_tools:
@@ -127,7 +135,11 @@ def _usage(call: Call, completion: int) -> dict[str, Any]:
             "total_tokens": call.prompt_tokens + completion}
 
 
-async def _stream(state: MockState, call: Call, include_usage: bool) -> AsyncIterator[bytes]:
+Chunk = Callable[..., bytes]
+
+
+def _chunks(call: Call) -> Chunk:
+    """The SSE chunk writer of one streamed answer: `chunk(delta, finish=None, usage=None)`."""
     ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
@@ -139,6 +151,12 @@ async def _stream(state: MockState, call: Call, include_usage: bool) -> AsyncIte
         if usage is not None:
             payload["usage"] = usage
         return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+    return chunk
+
+
+async def _stream(state: MockState, call: Call, include_usage: bool) -> AsyncIterator[bytes]:
+    chunk = _chunks(call)
 
     sent = 0
 
@@ -160,17 +178,7 @@ async def _stream(state: MockState, call: Call, include_usage: bool) -> AsyncIte
 async def _stream_tool_call(state: MockState, call: Call, tool_call: tools.ToolCall,
                             include_usage: bool) -> AsyncIterator[bytes]:
     """A streamed tool call: the call's id and name first, then its arguments in pieces (OpenAI's deltas)."""
-    ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    created = int(time.time())
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None) -> bytes:
-        payload: dict[str, Any] = {"id": ident, "object": "chat.completion.chunk", "created": created,
-                                   "model": call.model, "system_fingerprint": "fp_mock",
-                                   "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                                "finish_reason": finish}] if usage is None else []}
-        if usage is not None:
-            payload["usage"] = usage
-        return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+    chunk = _chunks(call)
 
     first = {"index": 0, "id": f"call_{tool_call.id}", "type": "function",
              "function": {"name": tool_call.name, "arguments": ""}}

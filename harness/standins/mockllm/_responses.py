@@ -14,7 +14,7 @@ from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
 from harness.standins.mockllm import tools
-from harness.standins.mockllm._openai import error, overflow
+from harness.standins.mockllm._openai import error, refused
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens
 
@@ -62,13 +62,9 @@ def register(app: App, state: MockState) -> None:
         stream = bool(body.get("stream"))
         call = state.begin("openai", body["model"], request, prompt, 4 * len(items) + 3, stream,
                            body.get("max_output_tokens"))
-        if call.behaviour.fails(state.rng):
-            status = call.behaviour.status or 500
-            state.failed(call, status)
-            return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
-        if call.overflows():
-            state.failed(call, 400)
-            return overflow(call)
+        refusal = refused(state, call)
+        if refusal is not None:
+            return refusal
         offered = _offered(body)
         answered = bool(items) and items[-1].get("type") == "function_call_output"
         tool_call = None
