@@ -68,6 +68,8 @@ _ALL = [
     Criterion("AG-2", "002 cutover", "a tool-calling request whose primary fails is answered by the fallback with "
                                      "a tool call, never prose in its place"),
     Criterion("AG-3", "002 cutover", "structured output (response_format json_schema) per model validates"),
+    Criterion("AG-5", "002 cutover", "each agent of the traffic profile, its request replayed: served by its model "
+                                     "with a valid tool call, schema-valid JSON or a text answer as it expects"),
     Criterion("AG-4", "002 cutover", "the Anthropic-native route (/v1/messages) through the anthropic SDK, per model, "
                                      "plain and streamed, with a tool round trip"),
     Criterion("FB-1", "000 s5", "each fallback chain answers when its primary fails"),

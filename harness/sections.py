@@ -28,6 +28,9 @@ class LoadSettings(_Model):
     max_tokens: int = Field(64, ge=1)
     think_time_s: tuple[float, float] = Field((0.5, 1.5), description="closed loop: pause between a user's calls")
     max_requests: int = Field(200_000, ge=1, description="hard bound per generator process")
+    payload: Literal["prompts", "agents"] = Field(
+        "prompts", description="prompts: the prompt mix to the models above; agents: the agents' traffic profile "
+                               "(target field agents), each request shape by its weight, tools and schemas included")
 
 
 class AlertingSettings(_Model):

@@ -221,6 +221,8 @@ class Stack:
         if t.budget:
             doc["budget"] = t.budget.model_dump(exclude_none=True)
         doc["alerting"] = t.alerting.model_dump(exclude_defaults=True)
+        if t.agents is not None:
+            doc["agents"] = str(t.agents)
         for name in ("redis_url", "postgres_url"):
             value = getattr(t, name)
             if value is not None:

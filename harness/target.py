@@ -106,6 +106,8 @@ class Target(_Model):
     backup: BackupTarget | None = Field(None, description="an external deployment's backup store (BK-1, BK-2)")
     events: EventsTarget | None = Field(None, description="the deployment's event stream and truth remote "
                                                          "(EV-*, OBV-*, GIT-*)")
+    agents: Path | None = Field(None, description="the agents' traffic profile (AG-5, load.payload: agents); "
+                                                  "default stack/agents/fleet.yaml, the plan's nine agents")
     logs_dir: Path | None = Field(None, description="a folder with the deployment's service logs (`<service>.log`), "
                                                     "searched for secrets (SEC-2) and error lines (E2E-1)")
     load: LoadSettings = Field(default_factory=lambda: LoadSettings())
@@ -330,8 +332,17 @@ def load_target(path: Path) -> Target:
             raise TargetError(f"{path}: thresholds.{ident}: {exc.args[0]}") from None
     if target.provider == "external" and target.gateway is None:
         raise TargetError(f"{path}: gateway: required for provider 'external'; add gateway.url and master_key")
-    if target.logs_dir is not None and not target.logs_dir.is_absolute():
-        target = target.model_copy(update={"logs_dir": path.parent / target.logs_dir})
+    for name in ("logs_dir", "agents"):
+        value = getattr(target, name)
+        if value is not None and not value.is_absolute():
+            target = target.model_copy(update={name: path.parent / value})
+    if target.agents is not None:
+        from harness.agents import load_fleet
+
+        try:
+            load_fleet(target.agents)
+        except ValueError as exc:
+            raise TargetError(f"agents: {exc}") from None
     if target.litellm_config is not None:
         config = target.litellm_config if target.litellm_config.is_absolute() else path.parent / target.litellm_config
         target = target.with_litellm_config(config)

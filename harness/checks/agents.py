@@ -1,4 +1,4 @@
-"""AG-1..AG-4: the agents' own traffic through the gateway (the Fly.io plan cuts nine agents over to it).
+"""AG-1..AG-5: the agents' own traffic through the gateway (the Fly.io plan cuts nine agents over to it).
 
 Everything goes through the official `openai` SDK, as the agents' code does: a tool definition offered,
 the tool call read back (plain, and assembled from a stream's deltas) and checked against the tool's JSON
@@ -16,13 +16,14 @@ import anthropic
 import jsonschema
 import openai
 
+from harness.agents import DEFAULT_FLEET, AgentShape, Fleet, load_fleet
 from harness.capabilities import Capability
 from harness.registry import check
 from harness.results import NotApplicable, Outcome
 from harness.spend import Estimate
 from harness.stack import Stack
 
-__all__ = ["INVOICE", "WEATHER", "anthropic_native_route", "ask_with_tools", "fallback_keeps_tools",
+__all__ = ["INVOICE", "WEATHER", "agent_fleet", "anthropic_native_route", "ask_with_tools", "fallback_keeps_tools",
            "structured_output", "tool_problem", "tool_round_trip"]
 
 WEATHER: dict[str, Any] = {"type": "function", "function": {
@@ -61,14 +62,19 @@ def _models(stack: Stack) -> list[str]:
     return [m for m in stack.target.plan.cost_order if m in known]
 
 
-def ask_with_tools(client: openai.OpenAI, model: str, messages: list[dict[str, Any]], stream: bool) -> ToolAnswer:
-    """One tool-calling request; a stream's tool-call deltas are put together as an agent's SDK loop does."""
+def ask_with_tools(client: openai.OpenAI, model: str, messages: list[dict[str, Any]], stream: bool,
+                   tools: list[dict[str, Any]] | None = None, **extra: Any) -> ToolAnswer:
+    """One request offering `tools` (get_weather by default; none with `tools=[]`); a stream's tool-call deltas
+    are put together as an agent's SDK loop does."""
     answer = ToolAnswer()
     no_cache = {"cache": {"no-cache": True}}
+    offered = [WEATHER] if tools is None else tools
+    if offered:
+        extra["tools"] = offered
     try:
         if not stream:
             raw = client.chat.completions.with_raw_response.create(
-                model=model, messages=messages, tools=[WEATHER], extra_body=no_cache)  # type: ignore[arg-type]
+                model=model, messages=messages, extra_body=no_cache, **extra)  # type: ignore[arg-type]
             answer.served_by = raw.headers.get("x-litellm-model-group")
             choice = raw.parse().choices[0]
             answer.finish, answer.text = choice.finish_reason, choice.message.content or ""
@@ -77,8 +83,8 @@ def ask_with_tools(client: openai.OpenAI, model: str, messages: list[dict[str, A
             return answer
         parts: dict[int, list[str]] = {}
         with client.chat.completions.with_streaming_response.create(
-                model=model, messages=messages, tools=[WEATHER], stream=True,  # type: ignore[arg-type]
-                extra_body=no_cache) as raw:
+                model=model, messages=messages, stream=True, extra_body=no_cache,  # type: ignore[arg-type]
+                **extra) as raw:
             answer.served_by = raw.headers.get("x-litellm-model-group")
             for chunk in raw.parse():
                 if not chunk.choices:
@@ -287,4 +293,58 @@ def anthropic_native_route(stack: Stack) -> list[Outcome]:
                                         detail=problem or f"anthropic SDK: {model} itself answered with a tool_use "
                                                           "of schema-valid input, then a text answer",
                                         evidence=evidence))
+    return outcomes
+
+
+def _fleet(stack: Stack) -> Fleet:
+    return load_fleet(stack.target.agents or DEFAULT_FLEET)
+
+
+def _agent_problem(fleet: Fleet, agent: AgentShape, answer: ToolAnswer) -> str:
+    if answer.error:
+        return answer.error
+    if answer.served_by != agent.model:
+        return f"answered by {answer.served_by}, not {agent.model}"
+    if agent.tools:
+        if not answer.calls:
+            return f"no tool call, prose instead ({answer.text[:60]!r})"
+        _, name, arguments = answer.calls[0]
+        if name not in agent.tools:
+            return f"called {name!r}, which it never offered"
+        try:
+            jsonschema.validate(json.loads(arguments), fleet.tools[name].parameters)
+        except (ValueError, jsonschema.ValidationError) as exc:
+            return f"{name} arguments not valid for its schema: {str(exc).splitlines()[0][:120]}"
+        return ""
+    if agent.response_format:
+        try:
+            jsonschema.validate(json.loads(answer.text), fleet.schemas[agent.response_format])
+        except (ValueError, jsonschema.ValidationError) as exc:
+            return f"not valid for {agent.response_format}: {str(exc).splitlines()[0][:120]}"
+        return ""
+    return "" if answer.text.strip() else "an empty answer"
+
+
+@check("AG-5", spend=lambda t: Estimate(len(load_fleet(t.agents or DEFAULT_FLEET).agents), 200, 256))
+def agent_fleet(stack: Stack) -> list[Outcome]:
+    """AG-5: each agent of the traffic profile (`agents`, default stack/agents/fleet.yaml: the plan's nine),
+    its request replayed as its SDK sends it: served by its own model, a valid call of a tool it offered,
+    JSON valid for the schema it asked for, or a text answer."""
+    fleet = _fleet(stack)
+    outcomes = []
+    with _client(stack) as client:
+        for agent in fleet.agents:
+            body = fleet.body(agent)
+            extra = {k: body[k] for k in ("max_tokens", "response_format") if k in body}
+            answer = ask_with_tools(client, agent.model, body["messages"], agent.stream, body.get("tools", []),
+                                    **extra)
+            problem = _agent_problem(fleet, agent, answer)
+            wants = "a tool call" if agent.tools else f"{agent.response_format} JSON" if agent.response_format \
+                else "a text answer"
+            outcomes.append(Outcome(id="AG-5", case=agent.name, passed=not problem,
+                                    measured=problem or f"{wants} from {answer.served_by}",
+                                    threshold=f"{wants} from {agent.model}{' (streamed)' if agent.stream else ''}",
+                                    detail=problem or f"{agent.name}: {wants} from {agent.model}",
+                                    evidence={"tool_calls": answer.calls, "text": answer.text[:200],
+                                              "stream": agent.stream}))
     return outcomes

@@ -54,6 +54,7 @@ class LoadSpec:
     max_requests: int = 200_000
     max_concurrency: int = 256
     warmup: bool = True  # one unmeasured call per model and mode first: cold paths are not the load's story
+    shapes: Sequence[dict[str, Any]] = ()  # agents' request shapes ({agent, weight, body}): sent instead of prompts
 
 
 @dataclass

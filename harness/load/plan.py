@@ -47,10 +47,15 @@ def spec_for(stack: Stack) -> LoadSpec:
         if stack.master_key is None:
             raise ValueError("load.keys is 'master' but the target has no gateway.master_key")
         key = stack.master_key.get_secret_value()
-    return LoadSpec(url=stack.gateway_url, key=key, models=settings.models,
-                    prompts=settings.prompts or DEFAULT_PROMPTS, stream_ratio=settings.stream_ratio,
-                    max_tokens=settings.max_tokens, think_time_s=settings.think_time_s,
-                    max_requests=settings.max_requests)
+    shapes: list[dict[str, Any]] = []
+    if settings.payload == "agents":
+        from harness.agents import DEFAULT_FLEET, load_fleet
+
+        shapes = load_fleet(stack.target.agents or DEFAULT_FLEET).shapes()
+    return LoadSpec(url=stack.gateway_url, key=key, models=sorted({s["body"]["model"] for s in shapes}) if shapes
+                    else settings.models, prompts=settings.prompts or DEFAULT_PROMPTS,
+                    stream_ratio=settings.stream_ratio, max_tokens=settings.max_tokens,
+                    think_time_s=settings.think_time_s, max_requests=settings.max_requests, shapes=shapes)
 
 
 def progress_printer(profile: Profile, every_s: float = 5.0) -> Callable[[dict[str, Any]], None]:

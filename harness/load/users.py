@@ -20,6 +20,7 @@ from geventhttpclient import HTTPClient
 from locust import LoadTestShape, User, between, constant, task
 from locust.exception import StopUser
 
+from harness.agents import with_nonce
 from harness.load.samples import Sample
 
 __all__ = ["ArrivalUser", "ChatUser", "RunShape", "configure"]
@@ -65,13 +66,18 @@ class _Chat:
 
     def call(self, environment: Any, intended: float | None = None, stage: int = 0) -> None:
         spec = _Settings.spec
-        stream = self.rng.random() < spec["stream_ratio"]
-        model = self.rng.choice(spec["models"])
-        prompt = f"[{uuid.uuid4().hex[:12]}] {self.rng.choice(spec['prompts'])}"  # unique: no cache hits
-        body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                                "max_tokens": spec["max_tokens"], "stream": stream}
-        if stream:
-            body["stream_options"] = {"include_usage": True}
+        if spec.get("shapes"):  # the agents' own requests (tools, schemas, streaming), by weight
+            shape = self.rng.choices(spec["shapes"], weights=[s["weight"] for s in spec["shapes"]])[0]
+            body: dict[str, Any] = with_nonce(shape["body"])
+            stream, model = bool(body.get("stream")), str(body["model"])
+        else:
+            stream = self.rng.random() < spec["stream_ratio"]
+            model = self.rng.choice(spec["models"])
+            prompt = f"[{uuid.uuid4().hex[:12]}] {self.rng.choice(spec['prompts'])}"  # unique: no cache hits
+            body = {"model": model, "messages": [{"role": "user", "content": prompt}],
+                    "max_tokens": spec["max_tokens"], "stream": stream}
+            if stream:
+                body["stream_options"] = {"include_usage": True}
         sample = Sample(sent=time.time(), status=0, e2e_s=0.0, intended=intended, stream=stream, model=model,
                         stage=stage, worker=_Settings.worker)
         started = time.perf_counter()

@@ -7,6 +7,6 @@ import pytest
 from harness.pytest_plugin import Decide, criteria
 
 
-@pytest.mark.parametrize("ident", criteria("AG-1", "AG-2", "AG-3", "AG-4", "FB-8", "FB-9"))
+@pytest.mark.parametrize("ident", criteria("AG-1", "AG-2", "AG-3", "AG-4", "AG-5", "FB-8", "FB-9"))
 def test_agents(ident: str, decide: Decide) -> None:
     decide(ident)

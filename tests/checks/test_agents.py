@@ -21,7 +21,7 @@ def stripping_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
 
 def test_the_reference_stack_passes_ag1_to_ag3(stack: Stack) -> None:
     for check in (agents.tool_round_trip, agents.structured_output, agents.fallback_keeps_tools,
-                  agents.anthropic_native_route):
+                  agents.anthropic_native_route, agents.agent_fleet):
         outcomes = check(stack)
         assert outcomes and all(o.passed for o in outcomes), [o.summary() for o in outcomes if not o.passed]
 
@@ -31,6 +31,14 @@ def test_ag1_fails_when_the_gateway_drops_tool_calls(stripping_stack: Stack) -> 
     plain = [o for case, o in outcomes.items() if case.endswith("/ plain")]
     assert plain and all(not o.passed and "no tool call, prose instead" in o.detail for o in plain), \
         [o.summary() for o in plain]
+
+
+def test_ag5_fails_for_the_agents_whose_tool_calls_the_gateway_drops(stripping_stack: Stack) -> None:
+    outcomes = {o.case: o for o in agents.agent_fleet(stripping_stack)}
+    # the hook drops tool calls from plain answers: the agents that offer tools without streaming
+    for name in ("support", "analytics", "inventory"):
+        assert not outcomes[name].passed and "no tool call, prose instead" in outcomes[name].detail, name
+    assert outcomes["ceo-insights"].passed and outcomes["content"].passed
 
 
 def test_ag2_fails_naming_the_fallback_that_answered_in_prose(stack: Stack) -> None:

@@ -141,3 +141,19 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_samples(provider: Provider, tmp_path
     assert result["interrupted"] and result["requests"] > 10
     time.sleep(0.5)
     assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+
+def test_the_agents_payload_sends_the_fleets_own_requests(provider: Provider, tmp_path: Path) -> None:
+    """load.payload: agents: the profile's shapes by weight, tools and schemas included, each unique."""
+    from harness.agents import DEFAULT_FLEET, load_fleet
+
+    url, control = provider
+    shapes = load_fleet(DEFAULT_FLEET).shapes()
+    since = control.last_seq()
+    run = run_load(_spec(url, models=sorted({s["body"]["model"] for s in shapes}), shapes=shapes),
+                   open_loop(30, 4), tmp_path / "agents")
+    assert run.samples and all(s.status == 200 for s in run.samples), {s.error for s in run.samples}
+    entries = control.requests(since=since)
+    assert len({e["model"] for e in entries}) >= 4 and len({e["body"] for e in entries}) == len(entries)
+    assert len({e["tool_call"] for e in entries if "tool_call" in e}) >= 3  # the agents' tools were offered
+    assert any('"response_format"' in e["body"] for e in entries)
