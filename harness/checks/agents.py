@@ -23,8 +23,8 @@ from harness.results import NotApplicable, Outcome
 from harness.spend import Estimate
 from harness.stack import Stack
 
-__all__ = ["INVOICE", "WEATHER", "agent_fleet", "anthropic_native_route", "ask_with_tools", "fallback_keeps_tools",
-           "structured_output", "tool_problem", "tool_round_trip"]
+__all__ = ["INVOICE", "WEATHER", "agent_fleet", "anthropic_native_route", "ask_with_tools", "client_for",
+           "fallback_keeps_tools", "structured_output", "tool_problem", "tool_round_trip"]
 
 WEATHER: dict[str, Any] = {"type": "function", "function": {
     "name": "get_weather", "description": "Get the current weather for a city",
@@ -51,7 +51,8 @@ class ToolAnswer:
     error: str = ""
 
 
-def _client(stack: Stack) -> openai.OpenAI:
+def client_for(stack: Stack) -> openai.OpenAI:
+    """The official openai SDK pointed at the gateway, as an agent's code builds it (spend-guarded)."""
     key = stack.master_key.get_secret_value() if stack.master_key else "none"
     return openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=key, max_retries=0, timeout=60,
                          http_client=stack.http(timeout=60))
@@ -125,7 +126,7 @@ def tool_round_trip(stack: Stack) -> list[Outcome]:
     """AG-1: per model, plain and streamed: the tool call arrives with the offered name and schema-valid
     arguments; the tool's result goes back; a final text answer arrives."""
     outcomes = []
-    with _client(stack) as client:
+    with client_for(stack) as client:
         for model in _models(stack):
             for stream in (False, True):
                 question = [{"role": "user", "content": _ASK}]
@@ -155,7 +156,7 @@ def tool_round_trip(stack: Stack) -> list[Outcome]:
 def structured_output(stack: Stack) -> list[Outcome]:
     """AG-3: per model, `response_format: json_schema` gives JSON that validates against the schema."""
     outcomes = []
-    with _client(stack) as client:
+    with client_for(stack) as client:
         for model in _models(stack):
             problem, text = "", ""
             try:
@@ -186,7 +187,7 @@ def fallback_keeps_tools(stack: Stack) -> list[Outcome]:
     mock = stack.mock()
     assert mock is not None
     try:
-        with _client(stack) as client:
+        with client_for(stack) as client:
             for primary, rest in stack.target.plan.chains.items():
                 upstream = stack.target.upstream_model(primary)
                 try:
@@ -332,7 +333,7 @@ def agent_fleet(stack: Stack) -> list[Outcome]:
     JSON valid for the schema it asked for, or a text answer."""
     fleet = _fleet(stack)
     outcomes = []
-    with _client(stack) as client:
+    with client_for(stack) as client:
         for agent in fleet.agents:
             body = fleet.body(agent)
             extra = {k: body[k] for k in ("max_tokens", "response_format") if k in body}

@@ -1,34 +1,108 @@
-"""FB-8 and FB-9 in acceptance: what an agent meets when its provider fails inside an answer (an error
-event in a 200 stream) or refuses its prompt as too long. The cases are the chaos suite's own scenarios
-(`scenarios/stream-error.yaml`, `context-overflow.yaml`), run here on every plan chain by the same engine,
-so a cutover sign-off covers them without a chaos run."""
+"""FB-8 and FB-9 in acceptance, as an agent meets them, through the official `openai` SDK: its provider fails
+inside an answer (an error event in a 200 stream), or refuses its prompt as too long. The chaos suite runs
+the same faults from its scenarios (`stream-error`, `context-overflow`) on its own probe; here the client
+is the agents' SDK, so what the verdict rests on is what an agent's code would see."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import openai
+
 from harness.capabilities import Capability
+from harness.checks.agents import client_for
 from harness.registry import check
 from harness.results import Outcome
 from harness.spend import Estimate
 from harness.stack import Stack
-from harness.target import REPO
 
 __all__ = ["context_overflow", "stream_error"]
 
-
-def _cases(stack: Stack, scenario: str, ident: str) -> list[Outcome]:
-    from harness.chaos import expand, load_scenarios, run_case  # the engine loads only when a case runs
-
-    cases = [c for c in expand(load_scenarios(REPO / "scenarios"), stack.target, only=[scenario])]
-    return [o for case in cases for o in run_case(stack, case).outcomes if o.id == ident]
+_FAULTS = {"error-event": {"stream_error_after": 3},
+           "error-mid-stream": {"stream_error_after": 10, "tokens_per_s": 20}}
 
 
-@check("FB-8", needs={Capability.PROVIDER_CONTROL}, spend=lambda t: Estimate(2 * 2 * len(t.plan.chains), 20, 64))
+def _stream(client: openai.OpenAI, model: str) -> dict[str, Any]:
+    """One streamed request as an agent reads it: the model that answered, text, finish reason, any error."""
+    seen: dict[str, Any] = {"served_by": None, "text": "", "finish": None, "error": ""}
+    try:
+        with client.chat.completions.with_streaming_response.create(
+                model=model, messages=[{"role": "user", "content": "Write two sentences about gateways."}],
+                stream=True, extra_body={"cache": {"no-cache": True}}) as raw:
+            seen["served_by"] = raw.headers.get("x-litellm-model-group")
+            for chunk in raw.parse():
+                for choice in chunk.choices:
+                    seen["text"] += choice.delta.content or ""
+                    seen["finish"] = choice.finish_reason or seen["finish"]
+    except openai.OpenAIError as exc:  # the SDK raises on an error event, a cut, or an error status
+        seen["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return seen
+
+
+@check("FB-8", needs={Capability.PROVIDER_CONTROL}, spend=lambda t: Estimate(2 * len(t.plan.chains), 20, 64))
 def stream_error(stack: Stack) -> list[Outcome]:
-    """FB-8: per plan chain, the primary's error event before the first byte and mid-stream."""
-    return _cases(stack, "stream-error", "FB-8")
+    """FB-8: per plan chain, the primary's provider sends its error event inside a 200 stream (before the first
+    byte, and mid-stream): the agent gets the fallback's whole answer or an error, never a finished stream."""
+    mock = stack.mock()
+    assert mock is not None
+    outcomes = []
+    try:
+        with client_for(stack) as client:
+            for primary in stack.target.plan.chains:
+                upstream = stack.target.upstream_model(primary)
+                for variant, fault in _FAULTS.items():
+                    mock.set(upstream, **fault)
+                    try:
+                        seen = _stream(client, primary)
+                    finally:
+                        mock.reset(upstream)
+                    silent = not seen["error"] and seen["finish"] is not None and seen["served_by"] == primary
+                    outcomes.append(Outcome(
+                        id="FB-8", case=f"{primary} / {variant}", passed=not silent,
+                        measured={k: seen[k] for k in ("served_by", "finish", "error")},
+                        threshold="a fallback's whole answer, or an error the agent sees",
+                        detail=(f"the stream ended with finish_reason {seen['finish']!r} and no error: the "
+                                "provider's failure passed as success") if silent else
+                        (f"the agent got an error: {seen['error'][:120]}" if seen["error"] else
+                         f"served whole by {seen['served_by']} ({seen['finish']})"),
+                        evidence={"text": seen["text"][:200]}))
+    finally:
+        mock.close()
+    return outcomes
 
 
-@check("FB-9", needs={Capability.PROVIDER_CONTROL}, spend=lambda t: Estimate(2 * len(t.plan.chains), 20, 64))
+@check("FB-9", needs={Capability.PROVIDER_CONTROL}, spend=lambda t: Estimate(len(t.plan.chains), 20, 64))
 def context_overflow(stack: Stack) -> list[Outcome]:
-    """FB-9: per plan chain, a prompt over the primary's context window."""
-    return _cases(stack, "context-overflow", "FB-9")
+    """FB-9: per plan chain, the primary refuses the prompt with its provider's context-length 400: the plan's
+    long-context model answers it, or, where the primary is that model, the agent gets a clear 400."""
+    long_model = stack.target.plan.long_context_model
+    mock = stack.mock()
+    assert mock is not None
+    outcomes = []
+    try:
+        with client_for(stack) as client:
+            for primary in stack.target.plan.chains:
+                upstream = stack.target.upstream_model(primary)
+                mock.set(upstream, context_window=1)
+                served, error = None, ""
+                try:
+                    raw = client.chat.completions.with_raw_response.create(
+                        model=primary, messages=[{"role": "user", "content": "Summarise this long document."}],
+                        extra_body={"cache": {"no-cache": True}})
+                    served = raw.headers.get("x-litellm-model-group")
+                except openai.BadRequestError as exc:
+                    error = str(exc)[:200]
+                except openai.OpenAIError as exc:
+                    error = f"{type(exc).__name__}: {str(exc)[:200]}"
+                finally:
+                    mock.reset(upstream)
+                clear = bool(error) and any(w in error.lower() for w in ("context", "too long", "maximum"))
+                ok = served == long_model if primary != long_model else (clear or served not in (None, primary))
+                outcomes.append(Outcome(
+                    id="FB-9", case=primary, passed=ok, measured={"served_by": served, "error": error[:120]},
+                    threshold=f"served by {long_model}" if primary != long_model else "a clear 400",
+                    detail=f"answered by {served} after the primary's context-length 400" if served else
+                    f"the agent got: {error[:160]}"))
+    finally:
+        mock.close()
+    return outcomes

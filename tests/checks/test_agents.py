@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
-from harness.checks import agents
+from harness.checks import agents, failover
 from harness.stack import Stack
 from tests.conftest import stack_with_hook
+
+
+@pytest.fixture(scope="module")
+def swallowing_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from stack_with_hook(tmp_path_factory.mktemp("swallow"), "swallow_stream_errors")
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +26,8 @@ def stripping_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]
 
 def test_the_reference_stack_passes_ag1_to_ag3(stack: Stack) -> None:
     for check in (agents.tool_round_trip, agents.structured_output, agents.fallback_keeps_tools,
-                  agents.anthropic_native_route, agents.agent_fleet):
+                  agents.anthropic_native_route, agents.agent_fleet, failover.stream_error,
+                  failover.context_overflow):
         outcomes = check(stack)
         assert outcomes and all(o.passed for o in outcomes), [o.summary() for o in outcomes if not o.passed]
 
@@ -81,3 +87,23 @@ def test_ag4_fails_when_a_model_calls_a_tool_it_was_not_offered(stack: Stack) ->
     broken = outcomes["claude-3 / plain"]
     assert not broken.passed and "which was never offered" in broken.detail, broken.summary()
     assert outcomes["gpt-4 / plain"].passed
+
+
+def test_fb8_fails_through_the_sdk_when_a_failed_stream_is_passed_on_as_finished(swallowing_stack: Stack) -> None:
+    outcomes = {o.case: o for o in failover.stream_error(swallowing_stack)}
+    broken = outcomes["gpt-4 / error-mid-stream"]
+    assert not broken.passed and "passed as success" in broken.detail, broken.summary()
+
+
+def test_fb9_fails_when_a_short_model_takes_the_long_prompt(stack: Stack) -> None:
+    # the long-context model itself refuses too: the overflow then lands on gemini-2 (claude-3's chain's end)
+    mock = stack.mock()
+    assert mock is not None
+    long_model = stack.target.upstream_model("claude-3")
+    mock.set(long_model, context_window=1)
+    try:
+        outcomes = {o.case: o for o in failover.context_overflow(stack)}
+    finally:
+        mock.reset(long_model)
+        mock.close()
+    assert not outcomes["gpt-4"].passed and "answered by gemini-2" in outcomes["gpt-4"].detail, outcomes["gpt-4"]
