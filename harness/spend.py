@@ -44,6 +44,7 @@ class Estimate:
     calls: int
     input_tokens: int = 60
     output_tokens: int = 64
+    model: str | None = None  # the model the calls go to, where the check names one (else: the priciest)
 
 
 @dataclass
@@ -115,8 +116,9 @@ class SpendLedger:
         return (input_tokens * in_price + output_tokens * out_price) * _PER_TOKEN
 
     def estimate(self, estimate: Estimate, models: Iterable[str] = ()) -> float:
-        """A check's expected cost: its calls on the priciest of `models` (of the whole table without any)."""
-        chosen = list(models) or list(self.prices)
+        """A check's expected cost: its calls on its model, else on the priciest of `models` (of the whole table
+        without any)."""
+        chosen = [estimate.model] if estimate.model else list(models) or list(self.prices)
         return estimate.calls * max(self.cost(m, estimate.input_tokens, estimate.output_tokens) for m in chosen)
 
     def reserve(self, model: str | None, input_tokens: int, output_tokens: int) -> Reservation:

@@ -56,7 +56,7 @@ def _burst(stack: Stack, team: Team, count: int, content: str = "ping") -> list[
     return calls
 
 
-@check("QT-1", spend=lambda t: Estimate(_rpm(t, "customer") + 1, 10))
+@check("QT-1", spend=lambda t: Estimate(_rpm(t, "customer") + 1, 10, model=t.plan.cheap_model))
 def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
     """QT-1: a burst above the plan's rpm for the key: the first rpm calls pass, call rpm+1 gets 429 with rate
     headers. The rpm is the plan's (the keys file's is evidence); a team the plan does not name is judged
@@ -87,7 +87,7 @@ def rpm_limit(stack: Stack, team_name: str = "customer") -> Outcome:
                              "plan_rpm": planned})
 
 
-@check("QT-2", spend=lambda t: Estimate(4, int(_tpm(t, "admin") * 0.4)))
+@check("QT-2", spend=lambda t: Estimate(4, int(_tpm(t, "admin") * 0.4), model=t.plan.cheap_model))
 def tpm_limit(stack: Stack, team_name: str = "admin") -> Outcome:
     """QT-2: calls of ~40 % of the key's tokens per minute each: a 429 arrives before the key overspends.
 
@@ -159,7 +159,7 @@ def _budget_key_tokens(target: Target) -> int:
 
 
 @check("QT-3", needs={Capability.BUDGET_TEST_KEY},
-       spend=lambda t: Estimate(4, min(_budget_key_tokens(t), _MAX_BUDGET_TOKENS), 16))
+       spend=lambda t: Estimate(4, min(_budget_key_tokens(t), _MAX_BUDGET_TOKENS), 16, model=t.plan.cost_order[0]))
 def daily_budget_on_test_key(stack: Stack) -> Outcome:
     """QT-3 on real providers: the key the target marks `budget_test` (a small daily limit the operator set
     up for this, never a production key) gets prompts of ~40 % of its day each on the plan's priciest
@@ -197,7 +197,7 @@ def _spend_the_day(stack: Stack, team: Team, model: str, content: str, **extra: 
                    evidence={"error": message, "team": team.team})
 
 
-@check("QT-4", spend=lambda t: Estimate(_rpm(t, "ceo") + 2, 10))
+@check("QT-4", spend=lambda t: Estimate(_rpm(t, "ceo") + 2, 10, model=t.plan.cheap_model))
 def isolation(stack: Stack, exhausted: str = "ceo", others: tuple[str, ...] = ("admin",)) -> Outcome:
     """QT-4: with one key at its limit, the other keys still get answers."""
     team = _team(stack, exhausted, "QT-4")
