@@ -5,8 +5,8 @@ config's fallbacks) at the plan's list prices, for every byte of its input as a 
 (else `OUTPUT_BOUND`) as output. A call that would take the harness past the cap is never sent:
 `SpendCapReached` stops the run with one line. Once the answer is in, the reservation becomes the call's
 cost from the usage the gateway returned, at the served model's list price; a failed call keeps its input
-side unless it was refused (4xx: nothing is billed), a streamed one its whole reservation (its usage is
-not read).
+side unless it was refused (4xx: nothing is billed), a streamed one its usage where the stream carries one,
+else its content characters as output tokens, booked as it is read.
 
 The cap applies to providers the harness does not control. Against the harness's mock the ledger still
 counts (what the same calls would cost at list prices), with no cap unless the target sets one.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +67,8 @@ class SpendSummary(BaseModel):
     cap_usd: float | None = None
     calls: int = 0
     usd: float = 0.0
-    worst_case_calls: int = Field(0, description="calls booked at their reservation: streamed, routed or sent "
-                                                 "to the bot, whose usage the harness does not see")
+    worst_case_calls: int = Field(0, description="calls booked at their reservation: routed or sent to the bot, "
+                                                 "whose usage the harness does not see")
     by_criterion: dict[str, CriterionSpend] = Field(default_factory=dict)
     refused: str | None = Field(None, description="the call the guard did not send, and why")
 
@@ -200,6 +200,70 @@ def _input_bytes(body: dict[str, Any]) -> int:
     return max(1, len(json.dumps(parts, ensure_ascii=False).encode()))
 
 
+def _content_chars(event: dict[str, Any]) -> int:
+    """The characters of generated content in one stream event (OpenAI deltas, Anthropic deltas)."""
+    count = 0
+    for choice in event.get("choices") or []:
+        delta = choice.get("delta") or {} if isinstance(choice, dict) else {}
+        count += len(delta.get("content") or "")
+        for call in delta.get("tool_calls") or []:
+            fn = call.get("function") or {}
+            count += len(fn.get("name") or "") + len(fn.get("arguments") or "")
+    delta = event.get("delta") if isinstance(event.get("delta"), dict) else {}
+    return count + len(delta.get("text") or "") + len(delta.get("partial_json") or "")
+
+
+class _MeteredStream(httpx.SyncByteStream):
+    """A streamed answer that books its own cost once read (or closed): its usage if it carries one (OpenAI
+    `usage`, Anthropic `message_delta`), else its content characters as output tokens."""
+
+    def __init__(self, inner: httpx.SyncByteStream, ledger: SpendLedger, reservation: Reservation,
+                 served_by: str | None) -> None:
+        self.inner, self.ledger, self.reservation, self.served_by = inner, ledger, reservation, served_by
+        self.pending, self.chars, self.usage, self.done = b"", 0, None, False
+        self.output_tokens: int | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.inner:
+            self._scan(chunk)
+            yield chunk
+
+    def _scan(self, chunk: bytes) -> None:
+        self.pending += chunk
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            try:
+                event = json.loads(line[5:].strip() or b"null")
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if isinstance(event.get("usage"), dict):
+                usage = event["usage"]
+                if "prompt_tokens" in usage or "input_tokens" in usage:
+                    self.usage = usage
+                elif "output_tokens" in usage:  # Anthropic's message_delta: output only
+                    self.output_tokens = int(usage["output_tokens"] or 0)
+            self.chars += _content_chars(event)
+
+    def close(self) -> None:
+        if not self.done:
+            self.done = True
+            model = self.served_by if self.served_by in self.ledger.prices else self.reservation.model
+            if self.usage is not None:
+                prompt = int(self.usage.get("prompt_tokens") or self.usage.get("input_tokens") or 0)
+                completion = int(self.usage.get("completion_tokens") or self.usage.get("output_tokens") or 0)
+                self.ledger.settle(self.reservation, self.ledger.cost(model, prompt, completion))
+            else:
+                out = self.output_tokens if self.output_tokens is not None else self.chars
+                self.ledger.settle(self.reservation, min(self.reservation.usd, self.reservation.input_usd +
+                                                         self.ledger.cost(self.reservation.model, 0, out,
+                                                                          worst=True)))
+        self.inner.close()
+
+
 class GuardedTransport(httpx.BaseTransport):
     """An httpx transport that reserves each LLM call (a POST to an OpenAI/Anthropic path, or to one of
     `routed_urls`, where the model is the router's choice) before the inner transport sends it."""
@@ -231,8 +295,11 @@ class GuardedTransport(httpx.BaseTransport):
         except BaseException:
             self.ledger.settle(reservation, reservation.input_usd)
             raise
-        if body.get("stream"):
-            self.ledger.settle(reservation, None)
+        if body.get("stream") and response.status_code == 200:
+            # booked as it is read: its usage where the stream carries one, else every content character
+            # as an output token (no tokenizer makes fewer characters than tokens), at the worst price
+            response.stream = _MeteredStream(response.stream, self.ledger, reservation,
+                                             response.headers.get("x-litellm-model-group"))
             return response
         content = response.read()
         try:

@@ -47,7 +47,10 @@ def _by_status(data: dict[str, Any], *statuses: str) -> list[str]:
 
 
 def test_acceptance_on_their_gateway_has_no_fail(theirs: ForeignGateway, tmp_path: Path) -> None:
-    result, data = _harness("acceptance", theirs.target_file, tmp_path / "reports")
+    # the agent checks (AG-*) judge tool calls, which here would judge LLMock: 0.2.2 does not read the
+    # snake_case function_declarations LiteLLM sends Gemini and answers in prose (a real Gemini reads both);
+    # they are verified on the reference stack and in containers, with their negative controls
+    result, data = _harness("acceptance", theirs.target_file, tmp_path / "reports", "-k", "not test_agents")
     assert not _by_status(data, "FAIL", "ERROR"), _by_status(data, "FAIL", "ERROR")
     assert data["verdict"] == "GO" and result.returncode == 0, data["reasons"]
     assert data["spend"]["real_providers"] and data["spend"]["cap_usd"] == 1.0  # LLMock is not the harness's mock

@@ -94,3 +94,21 @@ def test_an_estimate_is_priced_on_the_priciest_model_it_may_use() -> None:
     ledger = _ledger()
     assert ledger.estimate(Estimate(2, 100, 10), ["gemini-2"]) == pytest.approx(2 * (100 * 0.1 + 10 * 0.4) / 1e6)
     assert ledger.estimate(Estimate(1, 100, 10)) == pytest.approx((100 * 10 + 10 * 30) / 1e6)
+
+
+def test_a_stream_is_booked_from_its_content_as_it_is_read() -> None:
+    ledger = _ledger()
+    events = [{"choices": [{"delta": {"content": "x" * 40}}]}, {"choices": [{"delta": {}, "finish_reason": "stop"}]}]
+    sse = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    # a stream the way a real transport returns it: not read yet
+    inner = httpx.MockTransport(lambda request: httpx.Response(200, stream=httpx.ByteStream(sse), headers={
+        "content-type": "text/event-stream", "x-litellm-model-group": "gemini-2"}))
+    client = httpx.Client(transport=GuardedTransport(ledger, inner), base_url="http://gw")
+    with client.stream("POST", "/v1/chat/completions", json={"model": "gemini-2", "stream": True,
+                                                             "messages": [{"role": "user", "content": "hi"}]}) as r:
+        assert b"[DONE]" in r.read()
+    summary = ledger.summary()
+    # 40 content characters as output tokens at the worst price of gemini-2's chain (gpt-4's $30/M), and
+    # far below the 4,096-token reservation
+    assert summary.calls == 1 and summary.worst_case_calls == 0
+    assert summary.usd < ledger.cost("gpt-4", 200, 100) and summary.usd >= 40 * 30 / 1e6

@@ -32,6 +32,7 @@ WEATHER: dict[str, Any] = {"type": "function", "function": {
                                                     "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
                    "required": ["city", "unit"], "additionalProperties": False}}}
 _ASK = "What is the weather in Paris right now? Use the get_weather tool."
+_FORCE = {"type": "function", "function": {"name": "get_weather"}}
 INVOICE: dict[str, Any] = {"type": "object", "properties": {
     "number": {"type": "string"}, "total": {"type": "number"}, "paid": {"type": "boolean"},
     "lines": {"type": "array", "items": {"type": "object", "properties": {"item": {"type": "string"},
@@ -130,7 +131,9 @@ def tool_round_trip(stack: Stack) -> list[Outcome]:
         for model in _models(stack):
             for stream in (False, True):
                 question = [{"role": "user", "content": _ASK}]
-                first = ask_with_tools(client, model, question, stream)
+                # the tool forced on the first turn: a real model may answer in prose under "auto", which would
+                # say nothing about the gateway; the follow-up leaves the choice to the model
+                first = ask_with_tools(client, model, question, stream, tool_choice=_FORCE)
                 problem = tool_problem(first)
                 final = ToolAnswer()
                 if not problem:
@@ -197,7 +200,8 @@ def fallback_keeps_tools(stack: Stack) -> list[Outcome]:
                                                  ("cut mid-stream", True, {"stream_cut_after": 2,
                                                                            "tokens_per_s": 20})):
                         mock.set(upstream, **fault)
-                        answer = ask_with_tools(client, primary, [{"role": "user", "content": _ASK}], stream)
+                        answer = ask_with_tools(client, primary, [{"role": "user", "content": _ASK}], stream,
+                                                tool_choice=_FORCE)
                         problem = tool_problem(answer)
                         cut = fault.get("stream_cut_after") is not None
                         if cut and (answer.error or not problem):
@@ -238,6 +242,8 @@ def _native_round_trip(client: anthropic.Anthropic, model: str, stream: bool) ->
     def ask(messages: list[dict[str, Any]]) -> anthropic.types.Message:
         params: dict[str, Any] = {"model": model, "max_tokens": 256, "tools": [_anthropic_tool()],
                                   "messages": messages, "extra_body": {"cache": {"no-cache": True}}}
+        if messages is question:  # forced on the first turn only (see AG-1)
+            params["tool_choice"] = {"type": "tool", "name": "get_weather"}
         if not stream:
             raw = client.messages.with_raw_response.create(**params)
             served.append(raw.headers.get("x-litellm-model-group"))
@@ -337,6 +343,8 @@ def agent_fleet(stack: Stack) -> list[Outcome]:
         for agent in fleet.agents:
             body = fleet.body(agent)
             extra = {k: body[k] for k in ("max_tokens", "response_format") if k in body}
+            if agent.tools:  # one of its tools, as it asked for one: "auto" would let a real model answer in prose
+                extra["tool_choice"] = "required"
             answer = ask_with_tools(client, agent.model, body["messages"], agent.stream, body.get("tools", []),
                                     **extra)
             problem = _agent_problem(fleet, agent, answer)

@@ -57,14 +57,19 @@ def stream_error(stack: Stack) -> list[Outcome]:
                     finally:
                         mock.reset(upstream)
                     silent = not seen["error"] and seen["finish"] is not None and seen["served_by"] == primary
+                    # a PASS rests on what the agent saw: an error, or a whole answer from another model
+                    whole = not seen["error"] and seen["finish"] is not None and bool(seen["text"].strip()) \
+                        and seen["served_by"] not in (None, primary)
                     outcomes.append(Outcome(
-                        id="FB-8", case=f"{primary} / {variant}", passed=not silent,
+                        id="FB-8", case=f"{primary} / {variant}", passed=bool(seen["error"]) or whole,
                         measured={k: seen[k] for k in ("served_by", "finish", "error")},
                         threshold="a fallback's whole answer, or an error the agent sees",
                         detail=(f"the stream ended with finish_reason {seen['finish']!r} and no error: the "
                                 "provider's failure passed as success") if silent else
                         (f"the agent got an error: {seen['error'][:120]}" if seen["error"] else
-                         f"served whole by {seen['served_by']} ({seen['finish']})"),
+                         f"served whole by {seen['served_by']} ({seen['finish']})" if whole else
+                         f"neither an error nor a whole answer: {len(seen['text'])} characters from "
+                         f"{seen['served_by']}, finish_reason {seen['finish']!r}"),
                         evidence={"text": seen["text"][:200]}))
     finally:
         mock.close()

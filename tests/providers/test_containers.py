@@ -58,7 +58,8 @@ def test_acceptance_on_containers_passes_the_embedded_criteria(tmp_path: Path) -
     embedded = {"GW-1", "GW-2", "GW-3", "GW-4", "GW-5", "OBS-1", "OBS-2", "OBS-3", "OBS-4", "OBS-5", "MOD-1",
                 "MOD-2", "MOD-3", "MOD-4", "MOD-5", "ESC-1", "QT-1", "QT-2", "QT-3", "QT-4", "BUD-1", "CA-1", "CA-2",
                 "CA-3", "CA-4", "COST-1", "SEC-1", "SEC-2", "SEC-3", "EV-1", "EV-2", "OBV-1", "OBV-2", "OBV-3",
-                "GIT-1", "GIT-2", "GIT-3", "BK-1", "BK-2", "BK-3", "BK-4", "RT-1", "RT-2", "RT-3", "E2E-1"}
+                "GIT-1", "GIT-2", "GIT-3", "BK-1", "BK-2", "BK-3", "BK-4", "RT-1", "RT-2", "RT-3", "E2E-1",
+                "AG-1", "AG-2", "AG-3", "AG-4", "AG-5", "FB-8", "FB-9"}
     assert ids == embedded
     # the router and the bot run in containers too: their checks run, not skip
     assert {r["status"] for r in data["records"] if r["id"] in ("RT-1", "RT-2", "RT-3", "E2E-1")} == {"PASS"}
