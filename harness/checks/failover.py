@@ -5,6 +5,8 @@ is the agents' SDK, so what the verdict rests on is what an agent's code would s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import openai
@@ -15,11 +17,23 @@ from harness.registry import check
 from harness.results import Outcome
 from harness.spend import Estimate
 from harness.stack import Stack
+from harness.standins.mockllm.client import MockControl
 
 __all__ = ["context_overflow", "stream_error"]
 
 _FAULTS = {"error-event": {"stream_error_after": 3},
            "error-mid-stream": {"stream_error_after": 10, "tokens_per_s": 20}}
+
+
+@contextmanager
+def _on_primary(stack: Stack, mock: MockControl, primary: str, **behaviour: Any) -> Iterator[None]:
+    """The mock's behaviour set on a chain primary's deployment for the block, then reset."""
+    upstream = stack.target.upstream_model(primary)
+    mock.set(upstream, **behaviour)
+    try:
+        yield
+    finally:
+        mock.reset(upstream)
 
 
 def _stream(client: openai.OpenAI, model: str) -> dict[str, Any]:
@@ -49,13 +63,9 @@ def stream_error(stack: Stack) -> list[Outcome]:
     try:
         with client_for(stack) as client:
             for primary in stack.target.plan.chains:
-                upstream = stack.target.upstream_model(primary)
                 for variant, fault in _FAULTS.items():
-                    mock.set(upstream, **fault)
-                    try:
+                    with _on_primary(stack, mock, primary, **fault):
                         seen = _stream(client, primary)
-                    finally:
-                        mock.reset(upstream)
                     silent = not seen["error"] and seen["finish"] is not None and seen["served_by"] == primary
                     # a PASS rests on what the agent saw: an error, or a whole answer from another model
                     whole = not seen["error"] and seen["finish"] is not None and bool(seen["text"].strip()) \
@@ -87,20 +97,17 @@ def context_overflow(stack: Stack) -> list[Outcome]:
     try:
         with client_for(stack) as client:
             for primary in stack.target.plan.chains:
-                upstream = stack.target.upstream_model(primary)
-                mock.set(upstream, context_window=1)
                 served, error = None, ""
-                try:
-                    raw = client.chat.completions.with_raw_response.create(
-                        model=primary, messages=[{"role": "user", "content": "Summarise this long document."}],
-                        extra_body={"cache": {"no-cache": True}})
-                    served = raw.headers.get("x-litellm-model-group")
-                except openai.BadRequestError as exc:
-                    error = str(exc)[:200]
-                except openai.OpenAIError as exc:
-                    error = f"{type(exc).__name__}: {str(exc)[:200]}"
-                finally:
-                    mock.reset(upstream)
+                with _on_primary(stack, mock, primary, context_window=1):
+                    try:
+                        raw = client.chat.completions.with_raw_response.create(
+                            model=primary, messages=[{"role": "user", "content": "Summarise this long document."}],
+                            extra_body={"cache": {"no-cache": True}})
+                        served = raw.headers.get("x-litellm-model-group")
+                    except openai.BadRequestError as exc:
+                        error = str(exc)[:200]
+                    except openai.OpenAIError as exc:
+                        error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 clear = bool(error) and any(w in error.lower() for w in ("context", "too long", "maximum"))
                 ok = served == long_model if primary != long_model else (clear or served not in (None, primary))
                 outcomes.append(Outcome(
