@@ -8,7 +8,7 @@ GATEWAY_VENV ?= .venv-litellm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: acceptance chaos chaos-quick load alerting test deps deps-test deps-alerting containers-ready venv gateway lint bench clean
+.PHONY: acceptance chaos chaos-quick load alerting test deps deps-test deps-alerting containers-ready compose-ready venv gateway lint bench clean
 
 # HARNESS_TARGET=file verifies an existing deployment instead of the embedded stack
 TARGET_ARG := $(if $(HARNESS_TARGET),--target $(HARNESS_TARGET),)
@@ -30,7 +30,7 @@ load: deps venv gateway
 alerting: deps-alerting venv gateway
 	$(VENV)/bin/harness alerting $(TARGET_ARG)
 
-test: deps-test venv gateway containers-ready lint
+test: deps-test venv gateway containers-ready compose-ready lint
 	$(VENV)/bin/pytest tests --durations=20
 
 lint: venv
@@ -85,6 +85,10 @@ containers-ready: deps venv
 	  for i in $$(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
 	  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/harness-dockerd.log"; exit 1; }; }
 	$(SUDO) $(VENV)/bin/harness images build
+
+# the compose provider: Docker Compose v2 as a docker CLI plugin (Debian has only v1), from a hash-pinned package
+compose-ready: containers-ready
+	$(SUDO) stack/compose/install-compose.sh $(VENV)/bin/python
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

@@ -196,7 +196,9 @@ class BackupRig:
         self.repo = init_truth_repo(self.folder / "truth")
         self.local_store = f"file://{self.folder / 'store'}"
         self.supervisor = Supervisor(self.folder)
-        self.toxiproxy = Toxiproxy(toxiproxy_url) if toxiproxy_url else None
+        # the stores run on this host: behind the stack's fault server where it runs here too, else behind
+        # one of the rig's own (a fault server inside a container network cannot reach them)
+        self.toxiproxy = Toxiproxy(toxiproxy_url or self._own_fault_server())
         self.s3_proxy: Proxy | None = None
         self.s3_endpoint: str | None = None
         self.gcs_proxy: Proxy | None = None
@@ -206,6 +208,13 @@ class BackupRig:
         for name, value in _aws_env().items():  # the job's Store is also used here, to list and restore
             if name.startswith("AWS_"):
                 os.environ.setdefault(name, value)
+
+    def _own_fault_server(self) -> str:
+        port_file = self.folder / "faults.port"
+        service = self.supervisor.start("toxiproxy", [sys.executable, "-m", "harness.standins.toxiproxy", "--port",
+                                                      "0", "--port-file", str(port_file)], cwd=REPO)
+        self.supervisor.ready(service, port_file.exists, 15)
+        return f"http://127.0.0.1:{port_file.read_text().strip()}"
 
     def seed(self, rows: int = 500) -> None:
         _psql(self.postgres_url, f"DROP DATABASE IF EXISTS {SEED_DB}")

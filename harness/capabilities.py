@@ -22,7 +22,8 @@ class Capability(StrEnum):
     POSTGRES = "Postgres access"
     TEAM_KEYS = "team keys"
     SERVICE_LOGS = "service logs"
-    PROCESS_CONTROL = "process control"  # pause or signal the gateway's own processes
+    PROCESS_CONTROL = "process control"  # pause or signal the gateway's own processes (or its container)
+    OBSERVER_CONTROL = "the observer's process"  # kill and restart the deployment's own observer (OBV-3)
     ROUTER = "routing webhook"
     BOT_API = "Bot API"  # the Bot API stand-in the chat bot polls: a user's messages in, the bot's out
     ALERT_SINK = "notification sink"
@@ -49,7 +50,8 @@ ENABLED_BY: dict[Capability, str] = {
     Capability.POSTGRES: "postgres_url",
     Capability.TEAM_KEYS: "teams (with keys, or team_keys: virtual)",
     Capability.SERVICE_LOGS: "logs_dir (a folder with the deployment's service logs)",
-    Capability.PROCESS_CONTROL: "provider: local (the harness runs the gateway's processes)",
+    Capability.PROCESS_CONTROL: "provider: local, containers or compose (the harness runs the gateway)",
+    Capability.OBSERVER_CONTROL: "provider: compose with compose.services.observer (the harness runs the observer)",
     Capability.ROUTER: "router_url",
     Capability.BOT_API: "telegram_url (the Bot API the bot polls)",
     Capability.ALERT_SINK: "alerts_url (the notification sink alerts post to)",

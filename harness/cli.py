@@ -193,6 +193,9 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str],
     if target is not None:
         args += ["--target", str(target.resolve())]
     if provider is not None:
+        if provider == "compose":
+            raise _fail("--provider compose: give a target file with a compose: section instead (--target FILE; "
+                        "example: stack/compose/vps.target.yaml)", 2)
         if provider not in ("local", "containers", "external"):
             raise _fail(f"--provider {provider}: use local, containers or external", 2)
         args += ["--provider", provider]

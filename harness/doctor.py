@@ -57,6 +57,8 @@ def diagnose() -> list[Item]:
     items.append(Item("wrk (benchmarks)", shutil.which("wrk"), "sudo apt-get install -y wrk", required=False))
     items.append(Item("docker (containers provider)", shutil.which("docker"), "sudo apt-get install -y docker.io",
                       required=False))
+    items.append(Item("Docker Compose v2 (compose provider)", _compose_version(), "make compose-ready   (installs "
+                      "the hash-pinned docker compose plugin)", required=False))
     from harness.alerting.rig import BINARIES
 
     for names in BINARIES.values():
@@ -84,6 +86,17 @@ def _images() -> list[Item]:
                                        else f"{found[name]['id']}, pulled") if found[name] else None,
                  f"harness images build {name}   (or docker pull {spec.tag} where a registry is reachable)",
                  required=False) for name, spec in IMAGES.items()]
+
+
+def _compose_version() -> str | None:
+    import subprocess
+
+    try:
+        result = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True,
+                                timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def _daemon() -> bool:

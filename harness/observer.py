@@ -98,6 +98,7 @@ class ObserverRig:
     """One observer deployment under test: `start()`, `kill()`, `publish()`, `approve()`, then read results."""
 
     identity = IDENTITY_EMAIL
+    group = "observers"  # the reference observer's consumer group
     settle_s = 10.0  # how long it may take to apply and push one event
     hold_s = 2.0  # how long an unapproved change is watched for being applied
 
@@ -162,7 +163,7 @@ class ObserverRig:
         approve(self.client, event_id, who)
 
     def drained(self, timeout_s: float = 30.0) -> bool:
-        return drained(self.client, self.stream, "observers", timeout_s)
+        return drained(self.client, self.stream, self.group, timeout_s)
 
     # what an operator can inspect
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import redis
 
+from harness.control import ServiceControl
 from harness.observer import approve, drained, event_schema
 from harness.sections import EventsTarget
 
@@ -30,6 +31,7 @@ class EventRig(Protocol):
 
     client: redis.Redis
     stream: str
+    group: str  # the observer's consumer group on the stream
     schema: ModuleType
     identity: str
     audit: Path | None
@@ -43,6 +45,8 @@ class EventRig(Protocol):
     def audit_ids(self) -> list[str]: ...
     def change_requests(self) -> dict[str, dict[str, Any]]: ...
     def commits(self, where: str = "local") -> list[dict[str, str]]: ...
+    def kill(self) -> None: ...
+    def start(self) -> None: ...
 
 
 class UserPipeline:
@@ -50,12 +54,14 @@ class UserPipeline:
 
     identity: str
 
-    def __init__(self, spec: EventsTarget, folder: Path) -> None:
+    def __init__(self, spec: EventsTarget, folder: Path, control: ServiceControl | None = None,
+                 service: str = "observer") -> None:
         self.spec = spec
+        self.control, self.service = control, service  # where the harness runs the observer (OBV-3)
         self.folder = folder.resolve()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.client = redis.Redis.from_url(spec.redis_url.get_secret_value(), socket_timeout=5)
-        self.stream = spec.stream
+        self.stream, self.group = spec.stream, spec.group
         self.schema = event_schema()
         self.identity = spec.observer_identity
         self.settle_s = spec.settle_s
@@ -84,8 +90,20 @@ class UserPipeline:
     def approve(self, event_id: str, who: str = "operator") -> None:
         approve(self.client, event_id, who)
 
+    # the observer's process, where the harness runs it (the compose provider)
+
+    def kill(self) -> None:
+        if self.control is None:
+            raise RuntimeError("the harness does not run this observer; OBV-3 needs provider: compose")
+        self.control.kill(self.service)
+
+    def start(self) -> None:
+        if self.control is None:
+            raise RuntimeError("the harness does not run this observer; OBV-3 needs provider: compose")
+        self.control.start(self.service)
+
     def drained(self, timeout_s: float = 30.0) -> bool:
-        return drained(self.client, self.stream, self.spec.group, timeout_s)
+        return drained(self.client, self.stream, self.group, timeout_s)
 
     # what an operator can inspect
 

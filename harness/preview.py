@@ -103,7 +103,17 @@ def prospective_stack(target: Target) -> Stack:
     give; one the harness starts has every capability (its mock, fault proxies, Redis, processes)."""
     if target.provider == "external":
         return Stack.over(target)
-    return Stack.over(target, provider=target.provider, granted=frozenset(Capability))
+    granted = set(Capability)
+    if target.compose is not None:  # what the user's file has: the roles it names
+        roles = target.compose.services
+        granted.discard(Capability.HOST_NETWORK)
+        for role, gives in ((roles.router, {Capability.ROUTER}), (roles.bot, {Capability.BOT_API}),
+                            (roles.postgres, {Capability.POSTGRES}), (roles.redis, {Capability.REDIS}),
+                            (roles.observer, {Capability.EVENT_PIPELINE, Capability.OBSERVER_CONTROL,
+                                              Capability.AUDIT_LOG, Capability.CHANGE_REQUESTS})):
+            if role is None:
+                granted -= gives
+    return Stack.over(target, provider=target.provider, granted=frozenset(granted))
 
 
 def _cost(stack: Stack, estimate: Estimate, models: Iterable[str] = ()) -> float:

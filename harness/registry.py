@@ -107,15 +107,23 @@ def rig_needs(on: str) -> frozenset[Capability]:
     return frozenset.intersection(*found)
 
 
-def select(ident: str, stack: Any) -> Check:
-    """The first check for `ident` whose needs `stack` meets; else `MissingCapability` (a non-blocking SKIP)."""
+def select(ident: str, stack: Any, subjects: Mapping[str, Any] | None = None) -> Check:
+    """The first check for `ident` whose needs `stack` meets (and, given `subjects`, whose rig the suite
+    built: a deployment's own observer is judged in place of the reference one); else `MissingCapability`
+    (a non-blocking SKIP)."""
     candidates = checks_for(ident)
     missing = []
+    unbuilt = None
     for candidate in candidates:
         lacking = stack.lacks(sorted(candidate.needs, key=list(Capability).index))
-        if not lacking:
+        if lacking:
+            missing.append(lacking)
+        elif subjects is not None and candidate.on != "stack" and subjects.get(candidate.on) is None:
+            unbuilt = unbuilt or candidate
+        else:
             return candidate
-        missing.append(lacking)
+    if unbuilt is not None:
+        return unbuilt
     raise MissingCapability(ident, missing)
 
 
@@ -130,7 +138,7 @@ def require(ident: str, stack: Any, needs: Iterable[Capability] = ()) -> None:
 def run(ident: str, stack: Any, subjects: Mapping[str, Any] | None = None) -> list[Outcome]:
     """Decides `ident` on `stack` with the check `select` picks (given its subject: the stack, or the rig
     named in `subjects`); the check's outcomes as a list."""
-    chosen = select(ident, stack)
+    chosen = select(ident, stack, subjects)
     subject = stack if chosen.on == "stack" else (subjects or {}).get(chosen.on)
     if subject is None:
         raise RuntimeError(f"{ident}: {chosen.name} runs on {chosen.on!r}, which the suite did not build")

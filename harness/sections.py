@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["AlertingSettings", "BackupTarget", "EventsTarget", "LoadSettings"]
+__all__ = ["AlertingSettings", "BackupTarget", "ComposeObserver", "ComposeServices", "ComposeTarget", "EventsTarget",
+           "LoadSettings"]
 
 
 class _Model(BaseModel):
@@ -93,3 +94,49 @@ class EventsTarget(_Model):
     dead_letter_stream: str | None = Field(None, description="where the pipeline puts malformed events (EV-2); "
                                                             "without one they must be acknowledged, not applied")
     settle_s: float = Field(15.0, gt=0, description="how long the observer may take to apply and push one event")
+
+
+class ComposeServices(_Model):
+    """Which service of the user's compose file plays each role of the plan (names as in the file)."""
+
+    gateway: str = Field(description="the LiteLLM proxy; its config is the target's litellm_config")
+    gateway_port: int = 4000
+    redis: str | None = Field(None, description="the Redis the gateway caches in (reached through a fault proxy)")
+    postgres: str | None = None
+    router: str | None = Field(None, description="the routing webhook (n8n); it reaches the gateway by LITELLM_URL")
+    router_port: int = 5678
+    router_path: str = "/webhook/litellm-route"
+    bot: str | None = Field(None, description="the chat bot; it reaches the router by ROUTER_URL and the Bot API by "
+                                              "TELEGRAM_API_URL")
+    observer: str | None = Field(None, description="the event observer (see compose.observer)")
+    langfuse: str | None = Field(None, description="your Langfuse, used instead of the harness's stand-in (its "
+                                                   "project keys in compose.langfuse_public_key / _secret_key)")
+    langfuse_port: int = 3000
+
+
+class ComposeObserver(_Model):
+    """The user's observer as its compose service sees its state: the harness mounts a fresh folder on
+    `state_dir` holding the truth remote (bare), a work tree cloned from it, and room for the audit log and
+    change requests, so that it can read every effect the observer has and remove them after the run."""
+
+    state_dir: str = Field(description="absolute path inside the observer's container")
+    remote: str = Field("remote.git", description="the truth remote, relative to state_dir (the work tree's origin)")
+    work_tree: str = Field("truth", description="the work tree the observer commits in, relative to state_dir")
+    audit_log: str | None = Field("audit.jsonl", description="relative to state_dir; null: the observer keeps none")
+    change_requests: str | None = Field("changes", description="relative to state_dir; null: none")
+    stream: str = "agent_events"
+    group: str = "observers"
+    identity: str = Field(description="the e-mail the observer commits as (GIT-1)")
+    event_id_trailer: str = "Event-Id"
+    settle_s: float = Field(15.0, gt=0)
+
+
+class ComposeTarget(_Model):
+    """provider: compose: the user's compose files, started with the harness's mocks and fault proxies wired in."""
+
+    files: list[Path] = Field(min_length=1, description="the compose files, as `docker compose -f` takes them")
+    project_dir: Path | None = Field(None, description="default: the first file's folder")
+    services: ComposeServices
+    observer: ComposeObserver | None = Field(None, description="needed when services.observer is set")
+    langfuse_public_key: str | None = Field(None, description="with services.langfuse: the project's public key")
+    langfuse_secret_key: SecretStr | None = Field(None, description="with services.langfuse: its secret key")

@@ -19,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from harness.capabilities import Capability
+from harness.control import ProcessControl, ServiceControl
 from harness.faults import Proxy, Toxiproxy
 from harness.gateway import GatewayClient
 from harness.langfuse.client import LangfuseClient
@@ -71,8 +72,12 @@ class Stack:
     generated_secrets: dict[str, SecretStr] = field(default_factory=dict)  # keys the provider made, by name
     granted: frozenset[Capability] = frozenset()  # what the provider gives beyond the target's fields
     spend: SpendLedger | None = None  # every LLM call the harness sends is booked here first (harness.spend)
+    # pause, kill and restart services by role (`gateway`, `observer`, ...), where the harness runs them
+    control: ServiceControl | None = None
 
     def __post_init__(self) -> None:
+        if self.control is None and "litellm" in self.pids:
+            self.control = ProcessControl({"gateway": self.pids["litellm"]})
         if self.spend is None:
             real = Capability.PROVIDER_CONTROL not in self.capabilities
             cap = self.target.max_spend_usd
@@ -123,7 +128,9 @@ class Stack:
                    Capability.REDIS: t.redis_url is not None, Capability.POSTGRES: t.postgres_url is not None,
                    Capability.TEAM_KEYS: any(team.key is not None for team in t.teams) or
                    (bool(t.teams) and t.team_keys == "virtual"),
-                   Capability.SERVICE_LOGS: self.logs is not None, Capability.PROCESS_CONTROL: bool(self.pids),
+                   Capability.SERVICE_LOGS: self.logs is not None,
+                   Capability.PROCESS_CONTROL: self._controls("gateway"),
+                   Capability.OBSERVER_CONTROL: self._controls("observer") and t.events is not None,
                    Capability.ROUTER: bool(t.router_url), Capability.BOT_API: bool(t.telegram_url),
                    Capability.ALERT_SINK: bool(t.alerts_url), Capability.BACKUP_STORE: t.backup is not None,
                    Capability.DIRECT_PROVIDER: self.direct_provider is not None,
@@ -133,6 +140,9 @@ class Stack:
                    Capability.AUDIT_LOG: t.events is not None and t.events.audit_log is not None,
                    Capability.CHANGE_REQUESTS: t.events is not None and t.events.change_requests is not None}
         return frozenset(cap for cap, ok in present.items() if ok) | self.granted
+
+    def _controls(self, role: str) -> bool:
+        return self.control is not None and role in self.control.names
 
     def lacks(self, needs: Iterable[Capability]) -> list[Capability]:
         have = self.capabilities

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from harness.criteria import criterion
 from harness.plan import Plan, PlanTeam, ProxyBudget, ServingBudget
-from harness.sections import AlertingSettings, BackupTarget, EventsTarget, LoadSettings
+from harness.sections import AlertingSettings, BackupTarget, ComposeTarget, EventsTarget, LoadSettings
 
 __all__ = ["AlertingSettings", "BackupTarget", "Endpoint", "EventsTarget", "LangfuseTarget", "LoadSettings",
            "ModelSpec", "Plan", "PlanTeam", "ProxyBudget", "ServingBudget", "Target", "TargetError", "Team",
@@ -81,7 +81,7 @@ class LangfuseTarget(_Model):
 
 class Target(_Model):
     name: str = "embedded"
-    provider: Literal["local", "containers", "external"] = "local"
+    provider: Literal["local", "containers", "compose", "external"] = "local"
     images: dict[str, str] = Field(default_factory=dict, description="containers: image per service (services, "
                                    "litellm, redis, postgres); defaults: the official names, `harness images build`")
     litellm_config: Path | None = Field(None, description="LiteLLM config.yaml: models and fallbacks come from it")
@@ -103,6 +103,8 @@ class Target(_Model):
     router_timeout_s: float = Field(30.0, gt=0, description="how long the router waits for the gateway (RT-4)")
     telegram_url: str | None = Field(None, description="Bot API stand-in the chat bot polls (E2E-1); its control "
                                                        "API sends a user's message and reads the bot's replies")
+    compose: ComposeTarget | None = Field(None, description="provider: compose: the user's compose files and which "
+                                                           "service plays each role")
     backup: BackupTarget | None = Field(None, description="an external deployment's backup store (BK-1, BK-2)")
     events: EventsTarget | None = Field(None, description="the deployment's event stream and truth remote "
                                                          "(EV-*, OBV-*, GIT-*)")
@@ -318,6 +320,29 @@ def _explain(error: ValidationError, path: Path) -> TargetError:
     return TargetError(f"{path}: {where}: {first['msg']}; got {first.get('input')!r}")
 
 
+def _compose_paths(target: Target, path: Path) -> Target:
+    """provider: compose needs the compose section and the gateway's config; its paths are the file's."""
+    spec = target.compose
+    if spec is None:
+        raise TargetError(f"{path}: compose: required for provider 'compose'; add compose.files and compose.services")
+    if target.litellm_config is None:
+        raise TargetError(f"{path}: litellm_config: required for provider 'compose'; name the config file the "
+                          "gateway's service mounts (its models and fallbacks are compared with the plan)")
+    if spec.services.observer and spec.observer is None:
+        raise TargetError(f"{path}: compose.observer: required when compose.services.observer is set; add state_dir "
+                          "and identity")
+    if spec.services.langfuse and (spec.langfuse_public_key is None or spec.langfuse_secret_key is None):
+        raise TargetError(f"{path}: compose.langfuse_public_key: required with compose.services.langfuse; add the "
+                          "project's public and secret keys (the gateway is given them, the checks read traces)")
+    files = [f if f.is_absolute() else (path.parent / f).resolve() for f in spec.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise TargetError(f"{path}: compose.files: {missing[0]} does not exist; fix the path (relative to the target)")
+    project = spec.project_dir or files[0].parent
+    project = project if project.is_absolute() else (path.parent / project).resolve()
+    return target.model_copy(update={"compose": spec.model_copy(update={"files": files, "project_dir": project})})
+
+
 def load_target(path: Path) -> Target:
     """Reads and validates a target file; relative paths in it are relative to the file."""
     raw = _substitute(_read_yaml(path), "", path)
@@ -332,6 +357,8 @@ def load_target(path: Path) -> Target:
             raise TargetError(f"{path}: thresholds.{ident}: {exc.args[0]}") from None
     if target.provider == "external" and target.gateway is None:
         raise TargetError(f"{path}: gateway: required for provider 'external'; add gateway.url and master_key")
+    if target.provider == "compose":
+        target = _compose_paths(target, path)
     for name in ("logs_dir", "agents"):
         value = getattr(target, name)
         if value is not None and not value.is_absolute():

@@ -59,7 +59,7 @@ def test_a_good_file_loads_with_env_secrets_that_never_print(write, monkeypatch:
      "gateway.master_key: environment variable NOPE_NOT_SET is not set"),
     ("provider: external\ngateway:\n  master_key: k\n", "gateway.url: required but missing"),
     ("provider: external\n", "gateway: required for provider 'external'"),
-    ("provider: kubernetes\n", "provider: Input should be 'local', 'containers' or 'external'"),
+    ("provider: kubernetes\n", "provider: Input should be 'local', 'containers', 'compose' or 'external'"),
     ("thresholds:\n  OBS-9: 3\n", "thresholds.OBS-9: unknown criterion"),
     ("- a\n- b\n", "top level must be a mapping"),
 ])

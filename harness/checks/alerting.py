@@ -8,8 +8,6 @@ the sink, clears the condition, and later looks for the resolved notification (A
 from __future__ import annotations
 
 import math
-import os
-import signal
 import threading
 import time
 import uuid
@@ -122,16 +120,17 @@ def gateway_down(stack: Stack) -> Case:
     """AL-1 (gateway): the gateway's processes are stopped (SIGSTOP: they hang, as a wedged worker does),
     then continued. A stopped process fails every health check exactly as a dead one does."""
     registry.require("AL-1", stack, {Capability.PROCESS_CONTROL})
-    pid = stack.pids["litellm"]
+    control = stack.control
+    assert control is not None
 
     def run(rig: AlertingRig, sink: AlertSink) -> tuple[Outcome, Fired]:
         _not_firing(rig, "GatewayDown", 10)
         fired = Fired("AL-1", "gateway", "GatewayDown", time.time())
-        os.killpg(pid, signal.SIGSTOP)
+        control.pause("gateway")
         try:
             outcome = _fire_outcome(rig, sink, fired, _limit(stack, "AL-1"), "the gateway stopped answering")
         finally:
-            os.killpg(pid, signal.SIGCONT)
+            control.resume("gateway")
             fired.cleared_at = time.time()
         return outcome, fired
     return run

@@ -1,5 +1,6 @@
 """Providers turn a Target into a running Stack: `local` (embedded processes), `containers`
-(Testcontainers) or `external` (a deployment that is already running). Each is a `Provider`."""
+(Testcontainers), `compose` (the user's compose files, through Testcontainers) or `external` (a
+deployment that is already running). Each is a `Provider`."""
 
 from __future__ import annotations
 
@@ -21,4 +22,8 @@ def provider_for(target: Target, run_dir: Path) -> Provider:
         from harness.providers.containers import ContainersProvider  # docker libraries only when asked for
 
         return ContainersProvider(target, run_dir)
+    if target.provider == "compose":
+        from harness.providers.compose import ComposeProvider
+
+        return ComposeProvider(target, run_dir)
     return LocalProvider(target, run_dir)

@@ -21,6 +21,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from harness._proc import Supervisor
+from harness.control import ContainerControl
 from harness.faults import Toxiproxy
 from harness.images import IMAGES, MissingImage, describe, present
 from harness.providers._containers import (
@@ -147,9 +148,13 @@ class ContainersProvider(Provider):
         versions = {f"image_{k}": v for k, v in describe().items() if k in images}
         logs = ServiceLogs(folder=self.log_dir,
                            containers={n: c.get_wrapped_container().id[:12] for n, c in self.containers.items()})
-        return assemble(self.target, provider="containers", config=self.config, keys=keys, at=at, teams=teams,
-                        budget=budget, versions=versions, startup_s={"total": round(time.monotonic() - started, 3)},
-                        logs=logs)
+        stack = assemble(self.target, provider="containers", config=self.config, keys=keys, at=at, teams=teams,
+                         budget=budget, versions=versions, startup_s={"total": round(time.monotonic() - started, 3)},
+                         logs=logs)
+        roles = {"gateway": "litellm", "router": "router", "bot": "bot", "redis": "redis", "postgres": "postgres"}
+        stack.control = ContainerControl({role: self.containers[name].get_wrapped_container().id
+                                          for role, name in roles.items()})
+        return stack
 
     def _save_log(self, name: str, container: DockerContainer) -> Path:
         path = self.log_dir / f"{name}.log"

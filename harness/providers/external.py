@@ -6,9 +6,8 @@ nothing, so checks that would drive the deployment to a cap or run reference rig
 
 from __future__ import annotations
 
-import httpx
-
 from harness.providers.base import Provider
+from harness.providers.processes import reported_litellm_version
 from harness.stack import Stack
 from harness.target import Target
 
@@ -23,13 +22,8 @@ class ExternalProvider(Provider):
 
     def start(self) -> Stack:
         stack = Stack.over(self.target)
-        try:
-            # LiteLLM names itself on every response; an unreachable gateway is GW-1's verdict, not an error here
-            response = httpx.get(f"{stack.health_url}/health/readiness", timeout=5.0)
-            stack.versions["litellm"] = response.headers.get("x-litellm-version") or \
-                str(response.json().get("litellm_version", "unknown"))
-        except (httpx.HTTPError, ValueError):
-            stack.versions["litellm"] = "unreachable"
+        # LiteLLM names itself on every response; an unreachable gateway is GW-1's verdict, not an error here
+        stack.versions["litellm"] = reported_litellm_version(stack.health_url)
         return stack
 
     def stop(self) -> None:

@@ -89,6 +89,22 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def reported_litellm_version(health_url: str) -> str:
+    """The LiteLLM version a gateway names (its header, its readiness body, else its OpenAPI document's
+    version): for a gateway the harness did not install, the only account of what runs; `unreachable`
+    when it does not answer."""
+    try:
+        response = httpx.get(f"{health_url}/health/readiness", timeout=5.0)
+        named = response.headers.get("x-litellm-version") or response.json().get("litellm_version")
+        if named:
+            return str(named)
+        # without its database, readiness names no version (1.103.0): the proxy's FastAPI app still does
+        spec = httpx.get(f"{health_url}/openapi.json", timeout=15.0)
+        return str(spec.json().get("info", {}).get("version") or "unknown") if spec.status_code == 200 else "unknown"
+    except (httpx.HTTPError, ValueError):
+        return "unreachable"
+
+
 def bot_polling(telegram_url: str) -> bool:
     """The Bot API stand-in has seen the bot's getUpdates long poll."""
     try:

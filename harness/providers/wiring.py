@@ -205,6 +205,7 @@ class Endpoints:
     postgres: str | None = None
     direct_openai: str | None = None  # the OpenAI-format provider on the gateway's own path (LD-6)
     standins: list[str] = field(default_factory=list)  # beyond Langfuse, the providers and the Bot API
+    langfuse_standin: bool = True  # False: the deployment's own Langfuse (the compose provider's `langfuse` role)
 
 
 def assemble(target: Target, *, provider: str, config: Path, keys: StackKeys, at: Endpoints, teams: list[Team],
@@ -213,15 +214,16 @@ def assemble(target: Target, *, provider: str, config: Path, keys: StackKeys, at
     """The Stack over a started reference stack: the live target (every endpoint and key), the report's
     stand-ins and versions; over OTLP, the Langfuse stand-in is first given the gateway's prices."""
     transport = langfuse_transport(config)
-    langfuse_note = langfuse_standin(transport, at.gateway, keys.master,
-                                     LangfuseClient(at.langfuse, keys.langfuse_public, keys.langfuse_secret))
-    standins = [langfuse_note, "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
+    langfuse_note = [langfuse_standin(transport, at.gateway, keys.master,
+                                      LangfuseClient(at.langfuse, keys.langfuse_public, keys.langfuse_secret))
+                     ] if at.langfuse_standin else []
+    standins = [*langfuse_note, "LLM providers: harness mock (OpenAI, Anthropic, Gemini wire formats)",
                 "Telegram: harness Bot API stand-in (getMe, getUpdates, sendMessage)", *at.standins]
     live = target.model_copy(update={
         "provider": provider,
         "gateway": Endpoint(url=at.gateway, master_key=SecretStr(keys.master), health_url=at.gateway),
         "langfuse": LangfuseTarget(url=at.langfuse, public_key=keys.langfuse_public,
-                                   secret_key=SecretStr(keys.langfuse_secret), standin=True),
+                                   secret_key=SecretStr(keys.langfuse_secret), standin=at.langfuse_standin),
         "mock_url": at.mock, "toxiproxy_url": at.faults, "alerts_url": at.alerts,
         "redis_url": SecretStr(at.redis), "postgres_url": SecretStr(at.postgres) if at.postgres else None,
         "teams": teams, "budget": budget, "router_url": at.router, "telegram_url": at.telegram,

@@ -9,6 +9,7 @@ import pytest
 
 from harness import registry
 from harness.backups import BackupRig
+from harness.capabilities import Capability
 from harness.pytest_plugin import Decide, criteria
 from harness.stack import Stack
 
@@ -21,8 +22,10 @@ def backups(stack: Stack, run_dir: Path) -> Iterator[BackupRig | None]:
         yield None
         return
     sink = stack.alerts()
+    # the stack's fault server reaches the stores only where it runs on this host; else the rig brings one
+    faults = stack.toxiproxy_url if Capability.HOST_NETWORK in stack.capabilities else None
     rig = BackupRig(target.postgres_url.get_secret_value(), target.redis_url.get_secret_value(),
-                    stack.toxiproxy_url, run_dir / "backups", sink.hook_url("backup") if sink else None)
+                    faults, run_dir / "backups", sink.hook_url("backup") if sink else None)
     rig.sink = sink
     rig.seed()
     try:

@@ -22,7 +22,9 @@ IDS = ("EV-1", "EV-2", "OBV-1", "OBV-2", "GIT-1", "GIT-2", "OBV-3", "GIT-3")
 
 @pytest.fixture(scope="module")
 def observer(stack: Stack, run_dir: Path) -> Iterator[ObserverRig | None]:
-    if stack.target.redis_url is None or stack.lacks(registry.rig_needs("observer")):
+    # where the deployment has an observer of its own (its `events:`), that one is judged, not the reference
+    if stack.target.redis_url is None or stack.target.events is not None or \
+            stack.lacks(registry.rig_needs("observer")):
         yield None
         return
     rig = ObserverRig(stack.target.redis_url.get_secret_value(), run_dir / "events")
@@ -38,7 +40,7 @@ def pipeline(stack: Stack, run_dir: Path) -> Iterator[UserPipeline | None]:
     if stack.target.events is None or stack.lacks(registry.rig_needs("pipeline")):
         yield None
         return
-    rig = UserPipeline(stack.target.events, run_dir / "events-user")
+    rig = UserPipeline(stack.target.events, run_dir / "events-user", control=stack.control)
     try:
         yield rig
     finally:

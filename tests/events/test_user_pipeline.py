@@ -48,7 +48,7 @@ def test_the_users_observer_passes_every_check_it_can_be_judged_on(rig_factory: 
     for ident in RUNS_ON_PIPELINE:
         outcomes = _decide(ident, events, tmp_path / ident)
         assert outcomes and all(o.passed for o in outcomes), [o.summary() for o in outcomes]
-    with pytest.raises(MissingCapability, match="provider: local or containers"):  # SIGKILLs need its processes
+    with pytest.raises(MissingCapability, match=r"compose\.services\.observer"):  # SIGKILLs need its process
         _decide("OBV-3", events, tmp_path / "obv3")
 
 

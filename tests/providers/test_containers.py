@@ -13,30 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.images import IMAGES, present
 from harness.providers.containers import RUN_LABEL
 from harness.target import REPO
 
-
-def _docker_ready() -> str | None:
-    """Why the containers path cannot run here, or None when it can."""
-    try:
-        info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return "no docker client (apt-get install docker.io)"
-    if info.returncode:
-        return "the Docker daemon is not running (start dockerd)"
-    missing = [spec.tag for name, spec in IMAGES.items() if name != "base" and present(spec.tag) is None]
-    return f"images missing: {missing} (run `harness images build`)" if missing else None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def docker() -> None:
-    reason = _docker_ready()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI runs the containers path: {reason}")  # `make test` prepares it
-        pytest.skip(reason)
+pytestmark = pytest.mark.usefixtures("docker_daemon")
 
 
 def _harness(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
