@@ -87,6 +87,16 @@ _ALL = [
                                 "an error, never a stream that ends as success"),
     Criterion("FB-9", "002 failover", "a prompt over the primary's context window is answered by the plan's "
                                       "long-context model (a context-window fallback), else a clear 400"),
+    # the gateway as a client of paid, rate-limited providers: how it retries decides whether a 429 becomes a
+    # longer outage and whether one bad request is billed several times (LiteLLM #20722, #34399, #27823)
+    Criterion("RTY-1", "beyond", "a provider's Retry-After is honoured: no new attempt reaches that deployment "
+                                 "before it (escalating values each time)", 0, "early attempts", "=="),
+    Criterion("RTY-2", "beyond", "a non-retryable provider error (400/401/403/404/422) gets one attempt on that "
+                                 "deployment; the client sees that 4xx or a fallback's answer, never a 5xx"),
+    Criterion("RTY-3", "beyond", "total outage: provider attempts per client request within (num_retries + 1) x "
+                                 "chain length, none instant on one deployment", extra=(("min_gap_s", 0.1),)),
+    Criterion("RTY-4", "beyond", "the gateway's own 'no deployment available' is a 429 or 503 with Retry-After, "
+                                 "never a bare 500"),
     Criterion("CA-5", "002", "Redis refused, hung or slow: every request of a burst answered within the plan's "
                              "serving budget", unit="s"),
     Criterion("QT-1", "002", "429 after exactly rpm requests, with rate-limit headers"),
@@ -169,6 +179,8 @@ _NEEDS: dict[str, frozenset[C]] = {
     # the deployment's own stream and remote: each check says which (harness.checks.events)
     **dict.fromkeys(("AL-1", "AL-2", "AL-3", "AL-4", "AL-5"), frozenset({C.ALERT_SINK})),
     "LD-6": frozenset({C.DIRECT_PROVIDER, C.MASTER_KEY}),
+    # judged on the mock providers' attempt log (each attempt's time, deployment, status, Retry-After)
+    **dict.fromkeys(("RTY-1", "RTY-2", "RTY-3", "RTY-4"), frozenset({C.PROVIDER_CONTROL, C.MASTER_KEY})),
 }
 
 CATALOGUE: dict[str, Criterion] = {c.id: replace(c, needs=_NEEDS.get(c.id, frozenset())) for c in _ALL}

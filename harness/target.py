@@ -121,6 +121,8 @@ class Target(_Model):
                                         "at the plan's list prices; default: $1 where the providers are real (not "
                                         "the harness's mock), no cap against the mock")
     quota_scale: float = Field(1.0, gt=0, le=1, description="embedded stack: team limits scaled for short runs")
+    num_retries: int | None = Field(None, ge=0, le=10, description="local or containers: the gateway runs its config "
+                                    "with router_settings.num_retries set to this (the retry checks grade it)")
     thresholds: dict[str, float] = Field(default_factory=dict)
     standins: list[str] = Field(default_factory=list, description="components that are stand-ins, for the report")
 
@@ -221,6 +223,20 @@ def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str
             if isinstance(rule, dict):
                 fallbacks.update({str(k): list(v) for k, v in rule.items()})
     return models, fallbacks
+
+
+# LiteLLM's Router without num_retries anywhere in its config retries openai.DEFAULT_MAX_RETRIES times
+LITELLM_DEFAULT_RETRIES = 2
+
+
+def read_retries(path: Path) -> tuple[int, str]:
+    """The gateway's retries per deployment group from its config, and where the value came from."""
+    config = _read_yaml(path)
+    for section in ("router_settings", "litellm_settings"):
+        value = (config.get(section) or {}).get("num_retries")
+        if value is not None:
+            return int(value), f"{section}.num_retries"
+    return LITELLM_DEFAULT_RETRIES, "LiteLLM's default (no num_retries in the config)"
 
 
 def langfuse_transport(path: Path) -> Literal["ingestion", "otlp"] | None:
@@ -359,6 +375,9 @@ def load_target(path: Path) -> Target:
         raise TargetError(f"{path}: gateway: required for provider 'external'; add gateway.url and master_key")
     if target.provider == "compose":
         target = _compose_paths(target, path)
+    if target.num_retries is not None and target.provider not in ("local", "containers"):
+        raise TargetError(f"{path}: num_retries: only a stack the harness starts from a config takes it (provider "
+                          "local or containers); set num_retries in your gateway's config instead")
     for name in ("logs_dir", "agents"):
         value = getattr(target, name)
         if value is not None and not value.is_absolute():

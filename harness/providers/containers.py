@@ -36,7 +36,7 @@ from harness.providers._containers import (
     RouterContainer,
 )
 from harness.providers.base import Provider
-from harness.providers.wiring import Endpoints, StackKeys, assemble, litellm_env, write_team_keys
+from harness.providers.wiring import Endpoints, StackKeys, assemble, litellm_env, run_config, write_team_keys
 from harness.stack import ServiceLogs, Stack
 from harness.target import Target
 
@@ -61,6 +61,9 @@ class ContainersProvider(Provider):
         self.run_id = uuid.uuid4().hex[:12]
         self.label = f"{RUN_LABEL}={self.run_id}"
         self.tmp = Path(tempfile.mkdtemp(prefix="harness-containers-"))
+        # a target's num_retries runs a copy of its config with that setting; the checks read the copy
+        self.target = run_config(target, self.tmp)
+        self.config = self.target.litellm_config or self.config
         self.supervisor: Supervisor | None = None
         self.network: Network | None = None
         self.containers: dict[str, DockerContainer] = {}

@@ -18,7 +18,15 @@ from harness.capabilities import Capability
 from harness.faults import Toxiproxy
 from harness.providers.base import Provider
 from harness.providers.processes import binary, bot_polling, http_ok, redis_ping, start_postgres, version_of
-from harness.providers.wiring import Endpoints, StackKeys, assemble, find_litellm, litellm_env, write_team_keys
+from harness.providers.wiring import (
+    Endpoints,
+    StackKeys,
+    assemble,
+    find_litellm,
+    litellm_env,
+    run_config,
+    write_team_keys,
+)
 from harness.stack import ServiceLogs, Stack
 from harness.target import REPO, Target
 
@@ -43,6 +51,9 @@ class LocalProvider(Provider):
         self.log_dir = run_dir / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix="harness-stack-"))
+        # a target's num_retries runs a copy of its config with that setting; the checks read the copy
+        self.target = run_config(target, self.tmp)
+        self.config = self.target.litellm_config or self.config
         self.supervisor: Supervisor | None = None
         self._faults_port = 0
         self._master_key = master_key

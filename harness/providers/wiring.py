@@ -39,7 +39,7 @@ from harness.target import (
 )
 
 __all__ = ["LOCK", "TRANSPORTS", "Endpoints", "StackKeys", "assemble", "find_litellm", "langfuse_standin",
-           "litellm_env", "litellm_pin", "seed_model_prices", "write_team_keys"]
+           "litellm_env", "litellm_pin", "run_config", "seed_model_prices", "write_team_keys"]
 
 LOCK = REPO / "stack" / "litellm" / "requirements.lock"
 TRANSPORTS = {"otlp": "OTLP (langfuse_otel callback)", "ingestion": "ingestion API (langfuse callback)"}
@@ -125,6 +125,20 @@ def litellm_env(keys: StackKeys, *, provider_hosts: dict[str, str], redis: tuple
         "LANGFUSE_MAX_RETRIES": os.environ.get("LANGFUSE_MAX_RETRIES", "8"),
         "DISABLE_SCHEMA_UPDATE": "true",
     }
+
+
+def run_config(target: Target, folder: Path) -> Target:
+    """The target with the config its gateway runs: as given, or (num_retries set) a copy of the config's
+    folder (its hooks beside it) with router_settings.num_retries changed, which the checks then read."""
+    config = target.litellm_config
+    if config is None or target.num_retries is None:
+        return target
+    copy = folder / "litellm-config"
+    shutil.copytree(config.parent, copy, ignore=shutil.ignore_patterns("__pycache__", "*.lock"))
+    document = yaml.safe_load(config.read_text()) or {}
+    document.setdefault("router_settings", {})["num_retries"] = target.num_retries
+    (copy / config.name).write_text(yaml.safe_dump(document, sort_keys=False))
+    return target.with_litellm_config(copy / config.name)
 
 
 def write_team_keys(target: Target, config: Path, folder: Path) -> tuple[list[Team], ProxyBudget | None, Path]:

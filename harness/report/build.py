@@ -27,7 +27,7 @@ GROUPS = {"GW": "Gateway", "OBS": "Observability", "MOD": "Models", "ESC": "Rout
           "RT": "Routing and escalation", "E2E": "Routing and escalation", "FB": "Fallbacks and faults",
           "QT": "Quotas and budgets", "BUD": "Quotas and budgets", "CA": "Cache", "EV": "Events and observer",
           "OBV": "Events and observer", "GIT": "Events and observer", "BK": "Backup and restore", "AL": "Alerts",
-          "LD": "Load", "SEC": "Security", "COST": "Cost audit"}
+          "LD": "Load", "SEC": "Security", "COST": "Cost audit", "RTY": "Retry discipline"}
 _PLANS = {"000": "VPS plan", "002": "Fly.io plan", "beyond": "beyond the plans"}
 _ORDER = {ident: i for i, ident in enumerate(CATALOGUE)}
 _EVIDENCE_CHARS = 4000
@@ -114,6 +114,27 @@ def _chaos(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cases
 
 
+def _retries(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """RTY records: each client request's attempts as the providers saw them (with the wait before the next
+    attempt on the same deployment), and the amplification of a total outage."""
+    timelines, amplification = [], []
+    for row in rows:
+        evidence = row["evidence"] or {}
+        if not row["id"].startswith("RTY-") or "requests" not in evidence:
+            continue
+        for index, request in enumerate(evidence["requests"]):
+            attempts = [dict(a) for a in request["attempts"]]
+            for a in attempts:
+                later = [b["at_s"] for b in attempts if b["model"] == a["model"] and b["at_s"] > a["at_s"]]
+                a["wait_s"] = round(min(later) - a["at_s"], 3) if later else None
+            timelines.append({"id": row["id"], "status": row["status"], "case": row["case"], "request": index + 1,
+                              "client_status": request["client_status"], "retry_after": request["retry_after"],
+                              "num_retries": evidence.get("num_retries"), "attempts": attempts})
+        if "amplification" in evidence:
+            amplification.append({"case": row["case"], "status": row["status"], **evidence["amplification"]})
+    return {"timelines": timelines, "amplification": amplification}
+
+
 def _environment(run: RunResults) -> dict[str, Any]:
     try:
         harness = version("gateway-harness")
@@ -142,6 +163,7 @@ def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
     html = env.get_template("report.html.j2").render(
         run=run, verdict=run.verdict, groups=groups, counts=counts, rows=rows,
         skips=[r for r in rows if r["status"] == "SKIP"], load=_load_sections(run_dir), chaos=_chaos(rows),
+        retries=_retries(rows),
         overhead=json.loads(overhead.read_text()) if overhead.exists() else None, environment=_environment(run),
         results_sha256=hashlib.sha256(results.read_bytes()).hexdigest())
     out = run_dir / "index.html"

@@ -41,8 +41,7 @@ def register(app: App, state: MockState) -> None:
                            body.get("max_tokens"))
         if call.behaviour.fails(state.rng):
             status = call.behaviour.status or 500
-            state.failed(call, status)
-            return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+            return error(status, f"mock: forced {status} for {call.model}", state.failed(call, status))
         if call.overflows():  # Anthropic's own words for it
             state.failed(call, 400)
             return error(400, f"prompt is too long: {call.prompt_tokens} tokens > {call.behaviour.context_window} "

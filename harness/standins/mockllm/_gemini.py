@@ -55,8 +55,7 @@ def register(app: App, state: MockState) -> None:
         call = state.begin("gemini", model, request, prompt, turns, stream, config.get("maxOutputTokens"))
         if call.behaviour.fails(state.rng):
             status = call.behaviour.status or 500
-            state.failed(call, status)
-            return error(status, f"mock: forced {status} for {model}", call.behaviour.retry_after_s)
+            return error(status, f"mock: forced {status} for {model}", state.failed(call, status))
         if call.overflows():
             state.failed(call, 400)
             return error(400, f"The input token count ({call.prompt_tokens}) exceeds the maximum number of tokens "

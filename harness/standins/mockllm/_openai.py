@@ -36,8 +36,7 @@ def refused(state: MockState, call: Call) -> Response | None:
     """The forced failure or the context-length 400 this call gets, in OpenAI's format; None: answer it."""
     if call.behaviour.fails(state.rng):
         status = call.behaviour.status or 500
-        state.failed(call, status)
-        return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+        return error(status, f"mock: forced {status} for {call.model}", state.failed(call, status))
     if call.overflows():
         state.failed(call, 400)
         return overflow(call)
@@ -99,8 +98,7 @@ def register(app: App, state: MockState) -> None:
         call = state.begin("openai", body["model"], request, "\n".join(texts), 0, False, None)
         if call.behaviour.fails(state.rng):
             status = call.behaviour.status or 500
-            state.failed(call, status)
-            return error(status, f"mock: forced {status} for {call.model}", call.behaviour.retry_after_s)
+            return error(status, f"mock: forced {status} for {call.model}", state.failed(call, status))
         await state.pace(call)
         dims = int(body.get("dimensions") or 1536)
         tokens = sum(count_tokens(t) for t in texts)

@@ -26,6 +26,8 @@ class Behaviour(BaseModel):
     tokens_per_s: float | None = Field(None, gt=0, description="output pace; None streams as fast as possible")
     status: int | None = Field(None, ge=400, le=599, description="forced error status (429, 500, 503, 529 ...)")
     retry_after_s: float | None = Field(None, ge=0, description="Retry-After sent with a forced 429/503/529")
+    retry_after_growth: float = Field(1.0, ge=1, description="each further forced failure of the model asks for "
+                                                            "this many times the last Retry-After (1, 2, 4 ...)")
     failure_ratio: float = Field(1.0, ge=0, le=1, description="share of calls that get the forced status")
     stream_cut_after: int | None = Field(None, ge=0, description="drop the connection after N content chunks")
     stream_error_after: int | None = Field(None, ge=0, description="after N chunks, the provider's in-stream error "

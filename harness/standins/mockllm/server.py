@@ -33,16 +33,19 @@ def create_app(state: MockState | None = None) -> App:
         except ValueError as exc:
             return json_response({"error": "invalid behaviour", "message": str(exc)}, 422)
         state.behaviours.set(request.params["key"], behaviour)
+        state.forced_reset()
         return json_response(behaviour.model_dump(exclude_defaults=True))
 
     @app.route("DELETE", "/_control/behaviour/{key}")
     async def delete_behaviour(request: Request) -> Response:
         state.behaviours.reset(request.params["key"])
+        state.forced_reset()
         return json_response({})
 
     @app.route("DELETE", "/_control/behaviour")
     async def reset_behaviours(request: Request) -> Response:
         state.behaviours.reset()
+        state.forced_reset()
         return json_response({})
 
     @app.route("POST", "/_control/pause")

@@ -65,6 +65,7 @@ class MockState:
         self.api_keys = api_keys or {}
         self._seq = 0
         self._paused_until = 0.0
+        self._forced: dict[tuple[str, Behaviour], int] = {}  # forced failures per model under one behaviour
 
     def pause(self, seconds: float) -> None:
         """Holds every answer (already waiting or arriving) until `seconds` from now: a provider stall."""
@@ -136,8 +137,22 @@ class MockState:
                 await asyncio.sleep(gap)
             yield frame(index, token)
 
-    def failed(self, call: Call, status: int) -> None:
+    def forced_reset(self) -> None:
+        """A behaviour was set or reset: its escalation starts again."""
+        self._forced.clear()
+
+    def failed(self, call: Call, status: int) -> float | None:
+        """Records a refused call; returns the Retry-After to send with a forced failure (escalating by the
+        behaviour's growth with each forced failure of the model since its behaviour was set)."""
         call.entry["status"] = status
+        b = call.behaviour
+        if b.retry_after_s is None or status != b.status:
+            return None
+        count = self._forced.get((call.model, b), 0)
+        self._forced[(call.model, b)] = count + 1
+        value = round(b.retry_after_s * b.retry_after_growth ** count, 3)
+        call.entry["retry_after_s"] = value
+        return value
 
     @staticmethod
     def answered(call: Call, completion_tokens: int) -> None:

@@ -92,6 +92,22 @@ def test_forced_429_with_retry_after_and_request_log(mock: str) -> None:
                       json={"model": "gpt-4-turbo", "messages": [{"role": "user", "content": "x"}]}).status_code == 200
 
 
+def test_retry_after_escalates_per_failure_and_starts_again_when_set(mock: str) -> None:
+    control = MockControl(mock)
+    body = {"model": "gpt-4-turbo", "messages": [{"role": "user", "content": "x"}]}
+
+    def asked() -> str:
+        return httpx.post(f"{mock}/v1/chat/completions", headers=OPENAI, json=body).headers["retry-after"]
+
+    control.set("gpt-4-turbo", status=429, retry_after_s=1, retry_after_growth=2)
+    since = control.last_seq()
+    assert [asked(), asked(), asked()] == ["1", "2", "4"]
+    assert [e["retry_after_s"] for e in control.requests(since=since)] == [1, 2, 4]  # what a check times against
+    control.set("gpt-4-turbo", status=429, retry_after_s=1, retry_after_growth=2)
+    assert asked() == "1"
+    control.reset()
+
+
 def test_anthropic_overloaded_529(mock: str) -> None:
     MockControl(mock).set("provider:anthropic", status=529)
     response = httpx.post(f"{mock}/v1/messages", headers={"x-api-key": "k"},
