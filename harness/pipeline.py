@@ -71,7 +71,9 @@ class UserPipeline:
         self.run = uuid.uuid4().hex[:8]  # this run's aggregates: a fresh version history each time
         self.mirror = self.folder / "truth-mirror.git"
         shutil.rmtree(self.mirror, ignore_errors=True)
-        self._git(None, "clone", "-q", "--mirror", spec.truth_remote, str(self.mirror))
+        # --no-local: a path remote is otherwise copied file by file, and a push landing meanwhile (its quarantine
+        # folder of incoming objects) made the copy fail; the git transport reads a consistent view
+        self._git(None, "clone", "-q", "--mirror", "--no-local", spec.truth_remote, str(self.mirror))
 
     def aggregate(self, name: str) -> str:
         # the schema's aggregate id is `kind:name`: the namespace is the kind, this run and the check the name

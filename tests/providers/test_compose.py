@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from harness import registry
+from harness.chaos import chains_configured, expand, load_scenarios, run_case
 from harness.images import MissingImage
 from harness.pipeline import UserPipeline
 from harness.providers.compose import PROJECT_LABEL, ComposeProvider, _images
@@ -76,6 +77,8 @@ def test_acceptance_on_the_vps_compose_file_is_go(tmp_path: Path) -> None:
     # the user's observer container is judged (killed and restarted by docker), the router and bot are theirs
     assert _statuses(data, "OBV-3", "GIT-3", "EV-2", "RT-1", "E2E-1") == \
         {("OBV-3", "PASS"), ("GIT-3", "PASS"), ("EV-2", "PASS"), ("RT-1", "PASS"), ("E2E-1", "PASS")}
+    # the backups are of the user's Postgres and Redis, restored into fresh servers and compared
+    assert _statuses(data, "BK-1", "BK-2", "BK-3", "BK-4") == {(f"BK-{n}", "PASS") for n in range(1, 5)}
     assert (tmp_path / "latest" / "logs" / "litellm.log").stat().st_size > 0
 
 
@@ -91,33 +94,32 @@ def _ack_first(document: dict[str, Any]) -> None:
     document["services"]["observer"]["command"].append("--ack-first")
 
 
-def test_an_observer_that_acknowledges_before_applying_fails_obv3(tmp_path: Path) -> None:
-    target = load_target(_users_copy(tmp_path, compose=_ack_first))
+def _no_fallbacks(document: dict[str, Any]) -> None:
+    document.get("router_settings", {}).pop("fallbacks", None)
+
+
+def test_a_broken_observer_fails_obv3_and_a_config_without_fallbacks_fails_fb1(tmp_path: Path) -> None:
+    """One copy of the example with both breaks (one stack start for two controls): its observer service
+    acknowledges before applying (killed and restarted by docker), its LiteLLM config has no fallbacks."""
+    target = load_target(_users_copy(tmp_path, compose=_ack_first, config=_no_fallbacks))
     provider = ComposeProvider(target, tmp_path / "run")
     stack = provider.start()
     try:
         assert stack.target.events is not None
         rig = UserPipeline(stack.target.events, tmp_path / "events", control=stack.control)
         try:
-            [outcome] = registry.run("OBV-3", stack, {"pipeline": rig, "observer": None})
+            [obv3] = registry.run("OBV-3", stack, {"pipeline": rig, "observer": None})
         finally:
             rig.close()
+        planned = chains_configured(stack.target)  # the chaos suite's FB-1 [<chain> in the config]
+        [case] = [c for c in expand(load_scenarios(REPO / "scenarios"), stack.target, quick=True,
+                                    only="primary-failure") if c.variant == "refused"]
+        served = run_case(stack, case).outcomes  # FB-1 with the primary refused at its fault proxy
     finally:
         provider.stop()
-    assert not outcome.passed and outcome.measured["lost"] + outcome.measured["not_committed"] > 0, outcome.summary()
-
-
-def _no_fallbacks(document: dict[str, Any]) -> None:
-    document.get("router_settings", {}).pop("fallbacks", None)
-
-
-def test_a_config_without_fallbacks_fails_fb1_through_the_compose_provider(tmp_path: Path) -> None:
-    target = _users_copy(tmp_path / "tree", config=_no_fallbacks)
-    result = _harness("chaos", "--quick", "--scenario", "primary-failure", "--target", str(target), "--reports",
-                      str(tmp_path / "reports"))
-    data = _results(tmp_path / "reports")
-    assert result.returncode != 0 and data["verdict"] == "NO-GO", result.stdout[-3000:]
-    assert ("FB-1", "FAIL") in _statuses(data, "FB-1"), result.stdout[-3000:]
+    assert not obv3.passed and obv3.measured["lost"] + obv3.measured["not_committed"] > 0, obv3.summary()
+    assert planned and not any(o.passed for o in planned), [o.summary() for o in planned]
+    assert any(o.id == "FB-1" and not o.passed for o in served), [o.summary() for o in served]
 
 
 _HOLD = """
