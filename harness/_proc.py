@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import signal
 import socket
@@ -26,8 +27,38 @@ class StartupError(RuntimeError):
     """A service did not become ready; the message names it, says why and where its log is."""
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port nothing listens on, for a service that must be told its port before it binds.
+
+    Taken below the kernel's ephemeral range: a port the kernel hands out (bind to 0) is free again once
+    the probe closes, and any outgoing connection may take it as its local port before the service binds
+    (seen: the router's start failed with EADDRINUSE in make test). Ports below the range are given only
+    to listeners, and this process hands each out once."""
+    low, _ = _ephemeral_range()
+    floor = max(1024, low - 12_000)
+    for _ in range(200):
+        port = random.randrange(floor, low)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    with socket.socket() as sock:  # everything below the range taken: the kernel's choice, as before
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,13 @@ def _harness(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.C
     env = {**os.environ, "COLUMNS": "160"}
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=timeout)
+
+
+def _results(latest: Path, result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The run's results, or a failure that says why the run left none (its output's tail)."""
+    path = latest.resolve() / "results.json"
+    assert path.exists(), f"no results.json (exit {result.returncode}): {result.stderr[-1500:]} {result.stdout[-1500:]}"
+    return dict(json.loads(path.read_text()))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -59,7 +67,7 @@ def test_a_broken_embedded_stack_is_a_no_go_and_leaves_no_process(tmp_path: Path
                       f"models:\n  - name: gpt-4\n  - name: claude-3\n  - name: gemini-2\n")
     result = _harness("acceptance", "--target", str(target), "--reports", str(tmp_path / "reports"), "-k", "gw_2")
     assert result.returncode == 1, result.stdout[-3000:]
-    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    data = _results(tmp_path / "reports" / "latest", result)
     assert data["records"][0]["id"] == "GW-2" and data["records"][0]["status"] == "FAIL"
     assert data["versions"]["litellm"] == data["versions"]["litellm_pinned"]
     assert any("stand-in" in s for s in data["standins"])
@@ -83,7 +91,7 @@ def test_chaos_through_the_cli_on_an_external_target(stack, tmp_path: Path) -> N
     result = _harness("chaos", "--quick", "--scenario", "primary-failure", "--target", str(target),
                       "--reports", str(tmp_path / "reports"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
-    data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())
+    data = _results(tmp_path / "reports" / "latest", result)
     assert data["suite"] == "chaos" and data["provider"] == "external" and data["verdict"] == "GO"
     records = {(r["id"], r["case"]) for r in data["records"]}
     assert ("FB-2", "gpt-4 > claude-3 > gemini-2 / timeout") in records
@@ -128,7 +136,7 @@ def test_an_unknown_load_profile_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_alerting_through_the_cli_on_the_embedded_stack(tmp_path: Path) -> None:
     """`harness alerting`: every condition caused, every alert notified on both channels and resolved."""
     result = _harness("alerting", "--reports", str(tmp_path / "r"), timeout=600)
-    data = json.loads(((tmp_path / "r" / "latest").resolve() / "results.json").read_text())
+    data = _results(tmp_path / "r" / "latest", result)
     failed = [(r["id"], r["case"], r["detail"]) for r in data["records"] if r["status"] != "PASS"]
     assert result.returncode == 0 and data["verdict"] == "GO", (failed, result.stdout[-2000:])
     cases = {(r["id"], r["case"]) for r in data["records"]}

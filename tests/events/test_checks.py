@@ -28,7 +28,7 @@ def test_ev2_fails_when_the_publisher_does_not_validate(rig_factory: Rig) -> Non
     assert not outcome.passed and outcome.measured["written"] >= 5
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(2))
 def test_obv3_fails_when_the_observer_acks_before_applying(rig_factory: Rig, seed: int) -> None:
     # each kill waits for the observer to be working on a burst (the group shows it), so it lands between an
     # ack and a commit; before that gate, 16 kills were needed (once in CI none of 8 landed)

@@ -98,13 +98,35 @@ def _no_fallbacks(document: dict[str, Any]) -> None:
     document.get("router_settings", {}).pop("fallbacks", None)
 
 
-def test_a_broken_observer_fails_obv3_and_a_config_without_fallbacks_fails_fb1(tmp_path: Path) -> None:
-    """One copy of the example with both breaks (one stack start for two controls): its observer service
-    acknowledges before applying (killed and restarted by docker), its LiteLLM config has no fallbacks."""
-    target = load_target(_users_copy(tmp_path, compose=_ack_first, config=_no_fallbacks))
-    provider = ComposeProvider(target, tmp_path / "run")
+def _with_own_langfuse(document: dict[str, Any]) -> None:
+    """The operator's Langfuse as a service of their file (the stand-in's image: a real one cannot be built here)."""
+    document["services"]["langfuse"] = {
+        "image": "gateway-harness/services:latest",
+        "command": ["python", "-m", "harness.standins.langfuse", "--host", "0.0.0.0", "--port", "3000"],
+        "environment": {"LANGFUSE_PUBLIC_KEY": "pk-lf-operator", "LANGFUSE_SECRET_KEY": "sk-lf-operator-secret"},
+        "ports": ["3000:3000"]}
+
+
+def _broken(document: dict[str, Any]) -> None:
+    _ack_first(document)
+    _with_own_langfuse(document)
+
+
+def test_their_own_langfuse_is_used_an_ack_first_observer_fails_obv3_no_fallbacks_fail_fb1(tmp_path: Path) -> None:
+    """One copy of the example (one stack start for three controls): its observer service acknowledges before
+    applying (killed and restarted by docker), its LiteLLM config has no fallbacks, and it has a Langfuse of its
+    own, which the harness uses instead of its stand-in."""
+    path = _users_copy(tmp_path, compose=_broken, config=_no_fallbacks)
+    document = yaml.safe_load(path.read_text())
+    document["compose"]["services"]["langfuse"] = "langfuse"
+    document["compose"].update(langfuse_public_key="pk-lf-operator", langfuse_secret_key="sk-lf-operator-secret")
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    provider = ComposeProvider(load_target(path), tmp_path / "run")
     stack = provider.start()
     try:
+        assert stack.target.langfuse is not None and not stack.target.langfuse.standin
+        assert "harness-langfuse" not in provider.ids and not any("langfuse:" in s for s in stack.standins)
+        [obs1] = registry.run("OBS-1", stack)  # the gateway's trace, read from their Langfuse
         assert stack.target.events is not None
         rig = UserPipeline(stack.target.events, tmp_path / "events", control=stack.control)
         try:
@@ -117,6 +139,7 @@ def test_a_broken_observer_fails_obv3_and_a_config_without_fallbacks_fails_fb1(t
         served = run_case(stack, case).outcomes  # FB-1 with the primary refused at its fault proxy
     finally:
         provider.stop()
+    assert obs1.passed, obs1.summary()
     assert not obv3.passed and obv3.measured["lost"] + obv3.measured["not_committed"] > 0, obv3.summary()
     assert planned and not any(o.passed for o in planned), [o.summary() for o in planned]
     assert any(o.id == "FB-1" and not o.passed for o in served), [o.summary() for o in served]
@@ -152,32 +175,6 @@ def test_a_killed_harness_leaves_no_container_network_or_volume(tmp_path: Path) 
     while time.monotonic() < deadline and any(_harness_projects(kind) for kind in kinds):
         time.sleep(0.5)
     assert not any(_harness_projects(kind) for kind in kinds), [_harness_projects(kind) for kind in kinds]
-
-
-def _with_own_langfuse(document: dict[str, Any]) -> None:
-    """The operator's Langfuse as a service of their file (the stand-in's image: a real one cannot be built here)."""
-    document["services"]["langfuse"] = {
-        "image": "gateway-harness/services:latest",
-        "command": ["python", "-m", "harness.standins.langfuse", "--host", "0.0.0.0", "--port", "3000"],
-        "environment": {"LANGFUSE_PUBLIC_KEY": "pk-lf-operator", "LANGFUSE_SECRET_KEY": "sk-lf-operator-secret"},
-        "ports": ["3000:3000"]}
-
-
-def test_a_langfuse_of_the_users_file_is_used_instead_of_the_stand_in(tmp_path: Path) -> None:
-    path = _users_copy(tmp_path, compose=_with_own_langfuse)
-    document = yaml.safe_load(path.read_text())
-    document["compose"]["services"]["langfuse"] = "langfuse"
-    document["compose"].update(langfuse_public_key="pk-lf-operator", langfuse_secret_key="sk-lf-operator-secret")
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    provider = ComposeProvider(load_target(path), tmp_path / "run")
-    stack = provider.start()
-    try:
-        assert stack.target.langfuse is not None and not stack.target.langfuse.standin
-        assert "harness-langfuse" not in provider.ids and not any("langfuse:" in s for s in stack.standins)
-        [outcome] = registry.run("OBS-1", stack)  # the gateway's trace, read from their Langfuse
-    finally:
-        provider.stop()
-    assert outcome.passed, outcome.summary()
 
 
 def test_a_service_whose_image_is_missing_is_a_one_line_error_naming_the_fix() -> None:

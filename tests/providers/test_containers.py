@@ -49,7 +49,11 @@ def test_acceptance_on_containers_passes_the_embedded_criteria(tmp_path: Path) -
 
 
 def test_quick_chaos_on_containers(tmp_path: Path) -> None:
-    result = _harness("chaos", "--quick", "--provider", "containers", "--reports", str(tmp_path))
+    # the quick run's other scenarios go through Docker on the compose provider (tests/providers/test_compose.py):
+    # here the reference services' own containers, through the gateway's, router's and bot's fault proxies
+    scenarios = [arg for name in ("primary-failure", "recovery", "router-upstream", "bot-router-down")
+                 for arg in ("--scenario", name)]
+    result = _harness("chaos", "--quick", *scenarios, "--provider", "containers", "--reports", str(tmp_path))
     data = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert result.returncode == 0 and data["verdict"] == "GO", result.stdout[-3000:]
     assert data["provider"] == "containers" and {"FB-1", "FB-2", "FB-6"} <= {r["id"] for r in data["records"]}
