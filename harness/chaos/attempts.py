@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from harness.chaos.scenario import load_data
 from harness.standins.mockllm.client import MockControl
-from harness.target import TargetError
 
 __all__ = ["Attempt", "RetryCase", "RetryScenario", "load_retry_scenarios", "timeline", "waits"]
 
@@ -42,15 +41,7 @@ class RetryScenario(BaseModel):
 
 
 def load_retry_scenarios(folder: Path) -> list[RetryScenario]:
-    out = []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            out.append(RetryScenario.model_validate(yaml.safe_load(path.read_text())))
-        except (ValidationError, yaml.YAMLError) as exc:
-            first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}
-            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-            raise TargetError(f"{path}: {where}: {first['msg']}") from None
-    return out
+    return load_data(folder, RetryScenario)
 
 
 @dataclass(frozen=True)

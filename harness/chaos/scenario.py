@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.chaos.chains import chains_to_test
 from harness.target import Target, TargetError
 
-__all__ = ["Case", "Fault", "Probe", "Scenario", "expand", "load_scenarios"]
+__all__ = ["Case", "Fault", "Probe", "Scenario", "expand", "load_data", "load_scenarios"]
 
 Role = Literal["primary", "next", "last", "all_but_last", "all", "redis", "langfuse", "gateway", "router"]
 SERVICE_ROLES = ("redis", "langfuse", "gateway", "router")  # a fault proxy of that name, whatever the chain
@@ -88,16 +88,24 @@ class Case:
         return self.scenario.variants[self.variant]
 
 
-def load_scenarios(folder: Path) -> list[Scenario]:
-    scenarios = []
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_data(folder: Path, model: type[M]) -> list[M]:
+    """Every `*.yaml` in `folder` as `model`, in name order; a bad file is one line naming file and field."""
+    items = []
     for path in sorted(folder.glob("*.yaml")):
         try:
-            scenarios.append(Scenario.model_validate(yaml.safe_load(path.read_text())))
+            items.append(model.model_validate(yaml.safe_load(path.read_text())))
         except (ValidationError, yaml.YAMLError) as exc:
             first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc)}
             where = ".".join(str(p) for p in first["loc"]) or "(top level)"
             raise TargetError(f"{path}: {where}: {first['msg']}") from None
-    return scenarios
+    return items
+
+
+def load_scenarios(folder: Path) -> list[Scenario]:
+    return load_data(folder, Scenario)
 
 
 def expand(scenarios: list[Scenario], target: Target, quick: bool = False,
