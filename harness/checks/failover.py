@@ -5,8 +5,6 @@ is the agents' SDK, so what the verdict rests on is what an agent's code would s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import openai
@@ -17,23 +15,11 @@ from harness.registry import check
 from harness.results import Outcome
 from harness.spend import Estimate
 from harness.stack import Stack
-from harness.standins.mockllm.client import MockControl
 
 __all__ = ["context_overflow", "stream_error"]
 
 _FAULTS = {"error-event": {"stream_error_after": 3},
            "error-mid-stream": {"stream_error_after": 10, "tokens_per_s": 20}}
-
-
-@contextmanager
-def _on_primary(stack: Stack, mock: MockControl, primary: str, **behaviour: Any) -> Iterator[None]:
-    """The mock's behaviour set on a chain primary's deployment for the block, then reset."""
-    upstream = stack.target.upstream_model(primary)
-    mock.set(upstream, **behaviour)
-    try:
-        yield
-    finally:
-        mock.reset(upstream)
 
 
 def _stream(client: openai.OpenAI, model: str) -> dict[str, Any]:
@@ -64,7 +50,7 @@ def stream_error(stack: Stack) -> list[Outcome]:
         with client_for(stack) as client:
             for primary in stack.target.plan.chains:
                 for variant, fault in _FAULTS.items():
-                    with _on_primary(stack, mock, primary, **fault):
+                    with mock.behaving(stack.target.upstream_model(primary), **fault):
                         seen = _stream(client, primary)
                     silent = not seen["error"] and seen["finish"] is not None and seen["served_by"] == primary
                     # a PASS rests on what the agent saw: an error, or a whole answer from another model
@@ -98,7 +84,7 @@ def context_overflow(stack: Stack) -> list[Outcome]:
         with client_for(stack) as client:
             for primary in stack.target.plan.chains:
                 served, error = None, ""
-                with _on_primary(stack, mock, primary, context_window=1):
+                with mock.behaving(stack.target.upstream_model(primary), context_window=1):
                     try:
                         raw = client.chat.completions.with_raw_response.create(
                             model=primary, messages=[{"role": "user", "content": "Summarise this long document."}],

@@ -10,6 +10,7 @@ graded); the bounds are the criteria's.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,14 +74,11 @@ def run_case(stack: Stack, case: RetryCase, chain: tuple[str, ...]) -> list[Outc
     models = [stack.target.upstream_model(alias) for alias in chain]
     faulted = models[:1] if case.target == "primary" else models
     retries, source = read_retries(stack.target.litellm_config)
-    try:
+    with ExitStack() as faults:
         for model in faulted:
-            mock.set(model, status=case.status, retry_after_s=case.retry_after_s,
-                     retry_after_growth=case.retry_after_growth)
+            faults.enter_context(mock.behaving(model, status=case.status, retry_after_s=case.retry_after_s,
+                                               retry_after_growth=case.retry_after_growth))
         exchanges = [_send(stack, mock, chain[0]) for _ in range(case.requests)]
-    finally:
-        for model in faulted:
-            mock.reset(model)
     try:
         judges = {"RTY-1": _retry_after, "RTY-2": _not_retried, "RTY-3": _bounded, "RTY-4": _own_answer}
         context = _Context(stack, case, chain, models, faulted, retries, source, exchanges)

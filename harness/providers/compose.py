@@ -18,11 +18,13 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import httpx
 from testcontainers.compose import DockerCompose
 
 from harness._proc import Supervisor, wait_until
@@ -206,7 +208,7 @@ class ComposeProvider(Provider):
                          direct_openai=f"http://127.0.0.1:{ports[(FAULTS, PROXY_PORTS['openai'])]}",
                          standins=["fault proxy: harness Toxiproxy-compatible server (2.12 API)"])
 
-    def _ready(self, service: str, probe: Any) -> None:
+    def _ready(self, service: str, probe: Callable[[], bool]) -> None:
         def running() -> bool:
             ident = self.ids.get(service)
             if ident is None:
@@ -264,8 +266,6 @@ class ComposeProvider(Provider):
 
 def _answers(url: str) -> bool:
     """The routing webhook answers at all (an empty body is a 4xx from a live router)."""
-    import httpx
-
     try:
         return httpx.post(url, json={}, timeout=2.0).status_code < 500
     except httpx.HTTPError:

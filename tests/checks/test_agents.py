@@ -62,27 +62,26 @@ def test_ag2_fails_naming_the_fallback_that_answered_in_prose(stack: Stack) -> N
     assert outcomes["claude-3 down / plain"].passed  # gpt-4 still answers with the tool call
 
 
+@contextmanager
 def _with_behaviour(stack: Stack, alias: str, **behaviour: Any) -> Iterator[None]:
     mock = stack.mock()
     assert mock is not None
-    upstream = stack.target.upstream_model(alias)
-    mock.set(upstream, **behaviour)
     try:
-        yield
+        with mock.behaving(stack.target.upstream_model(alias), **behaviour):
+            yield
     finally:
-        mock.reset(upstream)
         mock.close()
 
 
 def test_ag3_fails_when_a_model_answers_structured_output_in_prose(stack: Stack) -> None:
-    with contextmanager(_with_behaviour)(stack, "gemini-2", reply="Sure! The invoice is INV-7."):
+    with _with_behaviour(stack, "gemini-2", reply="Sure! The invoice is INV-7."):
         outcomes = {o.case: o for o in agents.structured_output(stack)}
     assert not outcomes["gemini-2"].passed and "not valid for the schema" in outcomes["gemini-2"].detail
     assert outcomes["gpt-4"].passed
 
 
 def test_ag4_fails_when_a_model_calls_a_tool_it_was_not_offered(stack: Stack) -> None:
-    with contextmanager(_with_behaviour)(stack, "claude-3", tool_fault="unknown_tool"):
+    with _with_behaviour(stack, "claude-3", tool_fault="unknown_tool"):
         outcomes = {o.case: o for o in agents.anthropic_native_route(stack)}
     broken = outcomes["claude-3 / plain"]
     assert not broken.passed and "which was never offered" in broken.detail, broken.summary()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -26,6 +28,15 @@ class MockControl:
         body = behaviour.model_dump(exclude_defaults=True)
         self._http.put(f"/_control/behaviour/{key}", json=body).raise_for_status()
         return behaviour
+
+    @contextmanager
+    def behaving(self, key: str, **fields: Any) -> Iterator[Behaviour]:
+        """The behaviour set on `key` for the block, then reset (also when the block fails)."""
+        behaviour = self.set(key, **fields)
+        try:
+            yield behaviour
+        finally:
+            self.reset(key)
 
     def reset(self, key: str | None = None) -> None:
         path = "/_control/behaviour" if key is None else f"/_control/behaviour/{key}"
