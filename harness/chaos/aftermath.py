@@ -16,7 +16,8 @@ from harness.stack import Stack
 __all__ = ["traces_after_recovery"]
 
 
-def traces_after_recovery(stack: Stack, burst: list[ProbeResult], outcome: Outcome, fault_off: float) -> None:
+def traces_after_recovery(stack: Stack, burst: list[ProbeResult], outcome: Outcome, fault_off: float, *,
+                          outage_s: float) -> None:
     """Waits for each answered call's trace; adds the count lost to `outcome` (and fails it when over)."""
     langfuse = stack.langfuse()
     assert langfuse is not None  # OBS-6 needs Langfuse (the catalogue)
@@ -34,11 +35,12 @@ def traces_after_recovery(stack: Stack, burst: list[ProbeResult], outcome: Outco
     lost = len(wanted - arrived.keys())
     allowed = stack.target.threshold("OBS-6")
     latest = max(arrived.values(), default=0.0)
-    outcome.evidence.update(traces_expected=len(wanted), traces_lost=lost, traces_arrived_after_s=latest)
+    outcome.evidence.update(traces_expected=len(wanted), traces_lost=lost, traces_arrived_after_s=latest,
+                            outage_s=round(outage_s, 1))
     outcome.measured = {"burst": outcome.measured, "traces_lost": lost}
     outcome.threshold = {"burst": outcome.threshold, "traces_lost": allowed}
     part = (f"all {len(wanted)} traces arrived within {latest:.1f} s of recovery" if not lost else
             f"{lost} of {len(wanted)} traces of calls made during the outage never arrived (waited {limit:g} s "
-            f"after recovery)")
+            f"after recovery)") + f" from a {outage_s:.1f} s outage"
     outcome.detail = f"{outcome.detail}; {part}"
     outcome.passed = outcome.passed and stack.target.meets("OBS-6", lost)

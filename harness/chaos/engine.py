@@ -269,6 +269,7 @@ def run_case(stack: Stack, case: Case) -> CaseRun:
             for target in case.role(fault.target):
                 undos.append(inject(stack, target, fault))
                 run.event(f"fault on: {target} {fault.kind} {fault.attributes or ''}".rstrip())
+        fault_on = time.monotonic()
         for spec in scenario.method:
             result = _probe(stack, case, spec, run, "under fault")
             burst = _burst(stack, case, spec, run, result) if spec.burst else None
@@ -277,6 +278,9 @@ def run_case(stack: Stack, case: Case) -> CaseRun:
                 run.outcomes.append(judge(ident, case, spec, result, stack, burst, steady_s))
                 if ident == "OBS-6":
                     after.append((run.outcomes[-1], burst or [result]))
+        if undos and (left := scenario.hold_s - (time.monotonic() - fault_on)) > 0:
+            run.event(f"fault held {scenario.hold_s:g} s in all")
+            time.sleep(left)
     finally:
         for undo in reversed(undos):
             undo()
@@ -284,7 +288,7 @@ def run_case(stack: Stack, case: Case) -> CaseRun:
             run.event("fault off")
     fault_off = time.monotonic()
     for outcome, burst in after:
-        traces_after_recovery(stack, burst, outcome, fault_off)
+        traces_after_recovery(stack, burst, outcome, fault_off, outage_s=fault_off - fault_on)
         run.event(f"traces after recovery: {outcome.evidence['traces_lost']} lost",
                   at=time.time())
     if scenario.recovery is not None:

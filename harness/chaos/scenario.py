@@ -60,6 +60,9 @@ class Scenario(_Data):
     steady_state: Probe | None = None
     method: list[Probe]
     recovery: Probe | None = None
+    hold_s: float = Field(0.0, ge=0, le=120, description="keep the faults on at least this long: an outage shorter "
+                          "than a client's retry window (the langfuse SDK's default: 3 tries within ~3 s) proves "
+                          "nothing about what the client does when the window runs out")
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,8 @@ def test_obs6_passes_on_the_reference_stack(stack: Stack, variant: str) -> None:
 def test_obs6_fails_when_the_trace_client_gives_up_during_the_outage(forgetful_stack: Stack) -> None:
     obs6 = _verdict(forgetful_stack, "langfuse-down", "refused", "OBS-6")
     assert not obs6.passed and obs6.measured["traces_lost"] > 0, obs6.summary()
-    assert "never arrived" in obs6.detail
+    # the outage outlasts the SDK's 3 tries: a 2 s one (the burst alone) was sometimes ridden out
+    assert "never arrived" in obs6.detail and obs6.evidence["outage_s"] >= 6
 
 
 def test_obs6_fails_when_a_hook_waits_on_a_hung_langfuse(blocking_stack: Stack) -> None:
