@@ -8,7 +8,7 @@ GATEWAY_VENV ?= .venv-litellm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: acceptance chaos chaos-quick load alerting test deps deps-test deps-alerting containers-ready compose-ready venv gateway lint bench clean
+.PHONY: acceptance chaos chaos-quick load alerting test deps deps-test deps-alerting containers-ready compose-ready n8n venv gateway lint bench clean
 
 # HARNESS_TARGET=file verifies an existing deployment instead of the embedded stack
 TARGET_ARG := $(if $(HARNESS_TARGET),--target $(HARNESS_TARGET),)
@@ -89,6 +89,12 @@ containers-ready: deps venv
 # the compose provider: Docker Compose v2 as a docker CLI plugin (Debian has only v1), from a hash-pinned package
 compose-ready: containers-ready
 	$(SUDO) stack/compose/install-compose.sh $(VENV)/bin/python
+
+# router: n8n: Node 24 and n8n pinned by stack/n8n/package-lock.json, in a cache folder outside the repo
+# (reused while the lock is unchanged); `make test` starts this itself, in the background, when it is missing
+n8n: deps-test
+	@command -v g++ >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq g++ make >/dev/null; }
+	stack/n8n/install.sh
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

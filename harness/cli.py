@@ -6,6 +6,7 @@ could not start (a missing binary, a dead endpoint); each error is one line with
 
 from __future__ import annotations
 
+import enum
 import importlib.util
 import json
 import os
@@ -172,6 +173,13 @@ def status() -> None:
 ProviderOption = Annotated[str | None, typer.Option(
     "--provider", help="local (embedded processes), containers (Testcontainers) or external; default: the target's")]
 
+class Router(enum.StrEnum):
+    reference = "reference"
+    n8n = "n8n"
+
+
+RouterOption = Annotated[Router | None, typer.Option("--router", help="embedded stack: the routing webhook it runs: "
+                                                     "the reference router or the real n8n (make n8n)")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="pytest's own output and tracebacks too")]
 
 
@@ -244,9 +252,10 @@ def plan(target: TargetOption = None,
 @app.command()
 def acceptance(target: TargetOption = None, reports: ReportsOption = Path("reports"),
                keyword: Annotated[str | None, typer.Option("-k", help="only checks matching this pytest -k")] = None,
-               provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
+               provider: ProviderOption = None, router: RouterOption = None, verbose: VerboseOption = False) -> None:
     """Run the acceptance suite (GW, OBS ...) and print the verdict; exit 0 only on GO."""
-    _run_suite("acceptance", target, reports, ["-k", keyword] if keyword else [], provider, verbose)
+    extra = (["-k", keyword] if keyword else []) + (["--router", router.value] if router else [])
+    _run_suite("acceptance", target, reports, extra, provider, verbose)
 
 
 @app.command()
@@ -254,9 +263,10 @@ def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
           scenario: Annotated[list[str] | None, typer.Option(help="only this scenario or variant name (repeatable)")
                               ] = None,
           quick: Annotated[bool, typer.Option("--quick", help="CI-sized: first chain, quick variants")] = False,
-          provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
+          provider: ProviderOption = None, router: RouterOption = None, verbose: VerboseOption = False) -> None:
     """Run the chaos scenarios (FB-1..FB-7, CA-5) against the stack; exit 0 only on GO."""
-    extra = (["--quick"] if quick else []) + [arg for name in scenario or [] for arg in ("--scenario", name)]
+    extra = (["--quick"] if quick else []) + [arg for name in scenario or [] for arg in ("--scenario", name)] + \
+        (["--router", router.value] if router else [])
     _run_suite("chaos", target, reports, extra, provider, verbose)
 
 

@@ -59,6 +59,7 @@ def diagnose() -> list[Item]:
                       required=False))
     items.append(Item("Docker Compose v2 (compose provider)", _compose_version(), "make compose-ready   (installs "
                       "the hash-pinned docker compose plugin)", required=False))
+    items.append(_n8n())
     from harness.alerting.rig import BINARIES
 
     for names in BINARIES.values():
@@ -67,6 +68,19 @@ def diagnose() -> list[Item]:
                                                                     "(or: make deps-alerting)", required=False))
     items += _images()
     return items
+
+
+def _n8n() -> Item:
+    """router: n8n: the pinned n8n (with its own Node) in the cache folder, or how to install it."""
+    from harness.providers.n8n import N8nInstall
+
+    try:
+        install = N8nInstall.find()
+        found: str | None = f"{install.version} in {install.folder}"
+    except MissingDependency:
+        found = None
+    return Item(f"n8n {N8nInstall.pinned_version()} (router: n8n)", found, "make n8n   (Node 24 and n8n from npm "
+                "into ~/.cache/gateway-harness; ~7.5 min and ~3.3 GB the first time)", required=False)
 
 
 def _images() -> list[Item]:

@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--run-dir", type=Path, default=None, help="write this run's results here")
     group.addoption("--provider", choices=["local", "containers", "external"], default=None,
                     help="override the target's provider (containers: Testcontainers, after `harness images build`)")
+    group.addoption("--router", choices=["reference", "n8n"], default=None,
+                    help="the embedded stack's routing webhook: the reference router or the real n8n (make n8n)")
     group.addoption("--quick", action="store_true", help="chaos: the CI-sized run (first chain, quick variants)")
     group.addoption("--scenario", action="append", default=None,
                     help="chaos: only this scenario (or variant) name; repeat for several")
@@ -127,12 +129,21 @@ def target(pytestconfig: pytest.Config) -> Target:
     except TargetError as exc:
         pytest.exit(f"target error: {exc}", returncode=2)
     provider = pytestconfig.getoption("provider")
-    if provider is not None and provider != target.provider:
-        if provider == "external" or target.litellm_config is None:
-            pytest.exit(f"target error: --provider {provider} needs a target with "
+    if provider is not None and provider != target.provider and (provider == "external" or
+                                                                 target.litellm_config is None):
+        pytest.exit(f"target error: --provider {provider} needs a target with "
                         f"{'gateway URLs' if provider == 'external' else 'a litellm_config'}", returncode=2)
-        target = target.model_copy(update={"provider": provider})
+    target = _overridden(target, pytestconfig)
+    if target.router == "n8n" and target.provider != "local":
+        pytest.exit(f"target error: --router n8n: the embedded stack (provider local) starts n8n, {target.provider} "
+                    "does not; verify a running n8n through the target's router_url", returncode=2)
     return target
+
+
+def _overridden(target: Target, config: pytest.Config) -> Target:
+    """The target with the command line's --provider and --router applied."""
+    update = {name: value for name in ("provider", "router") if (value := config.getoption(name)) is not None}
+    return target.model_copy(update=update) if update else target
 
 
 @pytest.fixture(scope="session")
@@ -265,9 +276,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         target = Target.embedded() if path is None else load_target(Path(path))
     except TargetError:
         return  # the target fixture says what is wrong with it
-    provider = config.getoption("provider")
-    if provider is not None:
-        target = target.model_copy(update={"provider": provider})
+    target = _overridden(target, config)
     planned = _preview(session.items, prospective_stack(target), config)
     out = config.getoption("preview_json")
     if out is not None:

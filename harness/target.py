@@ -22,7 +22,7 @@ from harness.sections import AlertingSettings, BackupTarget, ComposeTarget, Even
 
 __all__ = ["AlertingSettings", "BackupTarget", "Endpoint", "EventsTarget", "LangfuseTarget", "LoadSettings",
            "ModelSpec", "Plan", "PlanTeam", "ProxyBudget", "ServingBudget", "Target", "TargetError", "Team",
-           "load_target", "read_budget", "read_litellm_config", "read_teams"]
+           "load_target", "read_budget", "read_litellm_config", "read_teams", "read_yaml"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 REPO = Path(__file__).resolve().parent.parent
@@ -101,6 +101,10 @@ class Target(_Model):
     router_url: str | None = Field(None, description="the routing webhook (VPS slice 4): the reference router or "
                                                      "an n8n webhook, e.g. https://n8n.example/webhook/litellm-route")
     router_timeout_s: float = Field(30.0, gt=0, description="how long the router waits for the gateway (RT-4)")
+    router: Literal["reference", "n8n"] = Field("reference", description="local: the routing webhook the stack runs: "
+                                                "the reference router or the real n8n (make n8n) with n8n_workflow")
+    n8n_workflow: Path = Field(REPO / "stack/router/litellm-router.json", description="router: n8n: the workflow "
+                               "export imported and published (yours, or the shipped one)")
     telegram_url: str | None = Field(None, description="Bot API stand-in the chat bot polls (E2E-1); its control "
                                                        "API sends a user's message and reads the bot's replies")
     compose: ComposeTarget | None = Field(None, description="provider: compose: the user's compose files and which "
@@ -206,7 +210,7 @@ class Target(_Model):
 
 def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str]]]:
     """Models (with their mode) and fallback chains from a LiteLLM proxy config.yaml."""
-    data = _read_yaml(path)
+    data = read_yaml(path)
     models: list[ModelSpec] = []
     for index, entry in enumerate(data.get("model_list") or []):
         if not isinstance(entry, dict) or "model_name" not in entry:
@@ -225,32 +229,9 @@ def read_litellm_config(path: Path) -> tuple[list[ModelSpec], dict[str, list[str
     return models, fallbacks
 
 
-# LiteLLM's Router without num_retries anywhere in its config retries openai.DEFAULT_MAX_RETRIES times
-LITELLM_DEFAULT_RETRIES = 2
-
-
-def read_retries(path: Path) -> tuple[int, str]:
-    """The gateway's retries per deployment group from its config, and where the value came from."""
-    config = _read_yaml(path)
-    for section in ("router_settings", "litellm_settings"):
-        value = (config.get(section) or {}).get("num_retries")
-        if value is not None:
-            return int(value), f"{section}.num_retries"
-    return LITELLM_DEFAULT_RETRIES, "LiteLLM's default (no num_retries in the config)"
-
-
-def langfuse_transport(path: Path) -> Literal["ingestion", "otlp"] | None:
-    """How a LiteLLM config sends traces to Langfuse: its `langfuse` callback (the ingestion API),
-    `langfuse_otel` (OTLP to `/api/public/otel`), or neither."""
-    settings = _read_yaml(path).get("litellm_settings") or {}
-    names = {str(n) for key in ("callbacks", "success_callback", "failure_callback")
-             for n in (settings.get(key) or []) if isinstance(settings.get(key), list)}
-    return "otlp" if "langfuse_otel" in names else "ingestion" if "langfuse" in names else None
-
-
 def read_teams(path: Path, env: dict[str, str] | None = None) -> list[Team]:
     """Team keys from a keys file (`keys:` list as in stack/litellm/teams.yaml), `${ENV}` resolved."""
-    data = _substitute(_read_yaml(path), "", path, {**os.environ, **(env or {})})
+    data = _substitute(read_yaml(path), "", path, {**os.environ, **(env or {})})
     try:
         return [Team.model_validate(entry) for entry in data.get("keys") or []]
     except ValidationError as exc:
@@ -259,7 +240,7 @@ def read_teams(path: Path, env: dict[str, str] | None = None) -> list[Team]:
 
 def read_budget(path: Path) -> ProxyBudget | None:
     """The keys file's `proxy_budget:` (monthly_usd, warning_usd), or None when it sets none."""
-    data = _read_yaml(path).get("proxy_budget")
+    data = read_yaml(path).get("proxy_budget")
     if data is None:
         return None
     try:
@@ -268,7 +249,7 @@ def read_budget(path: Path) -> ProxyBudget | None:
         raise _explain(exc, path) from None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
     except OSError as exc:
@@ -361,7 +342,7 @@ def _compose_paths(target: Target, path: Path) -> Target:
 
 def load_target(path: Path) -> Target:
     """Reads and validates a target file; relative paths in it are relative to the file."""
-    raw = _substitute(_read_yaml(path), "", path)
+    raw = _substitute(read_yaml(path), "", path)
     try:
         target = Target.model_validate(raw)
     except ValidationError as exc:
@@ -378,7 +359,10 @@ def load_target(path: Path) -> Target:
     if target.num_retries is not None and target.provider not in ("local", "containers"):
         raise TargetError(f"{path}: num_retries: only a stack the harness starts from a config takes it (provider "
                           "local or containers); set num_retries in your gateway's config instead")
-    for name in ("logs_dir", "agents"):
+    if target.router == "n8n" and target.provider != "local":
+        raise TargetError(f"{path}: router: n8n is started by the embedded stack only (provider local); a running "
+                          "n8n is verified through router_url (its webhook), a compose one as compose.services.router")
+    for name in ("logs_dir", "agents", "n8n_workflow"):
         value = getattr(target, name)
         if value is not None and not value.is_absolute():
             target = target.model_copy(update={name: path.parent / value})

@@ -25,6 +25,7 @@ from harness.providers.local import LocalProvider
 from harness.stack import Stack
 from harness.standins.mockllm import MockControl
 from harness.target import REFERENCE_CONFIG, Target
+from tests.n8n_install import install_in_background, stop_install
 
 
 def serve_in_thread(app: App) -> str:
@@ -126,3 +127,11 @@ def clean_registry() -> Iterator[dict[str, list[registry.Check]]]:
     yield registry.REGISTRY
     registry.REGISTRY.clear()
     registry.REGISTRY.update(saved)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    install_in_background(items)  # the `n8n` tests go last; a missing n8n installs meanwhile
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    stop_install()

@@ -55,7 +55,9 @@ def _network(stack: Stack, target: str, fault: Fault) -> Undo:
         return lambda: _discard(proxy.update(upstream=upstream))
     toxic_name = f"chaos_{fault.kind}"
     spec = {"reset": ("reset_peer", "upstream", {"timeout": 0}),
-            "timeout": ("timeout", "downstream", {"timeout": 0}),
+            # hung: the request never reaches the upstream, which so never answers nor closes; dropping only
+            # its answer let a server that closes after answering (uvicorn, to n8n's requests) end the wait
+            "timeout": ("timeout", "upstream", {"timeout": 0}),
             "latency": ("latency", "downstream", {"latency": 5000}),
             "bandwidth": ("bandwidth", "downstream", {"rate": 1}),
             # the answer starts, then the connection closes: a response cut mid-way

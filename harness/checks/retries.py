@@ -16,11 +16,11 @@ from typing import Any
 
 from harness.chaos.attempts import Attempt, RetryCase, timeline, waits
 from harness.gateway import Call, new_nonce
+from harness.gateway_config import read_retries
 from harness.registry import require
 from harness.results import NotApplicable, Outcome
 from harness.stack import Stack
 from harness.standins.mockllm.client import MockControl
-from harness.target import read_retries
 
 __all__ = ["EARLY_TOLERANCE_S", "Exchange", "run_case"]
 

@@ -17,6 +17,7 @@ from harness._proc import Service, Supervisor, free_port
 from harness.capabilities import Capability
 from harness.faults import Toxiproxy
 from harness.providers.base import Provider
+from harness.providers.n8n import start_n8n, webhook_answers
 from harness.providers.processes import binary, bot_polling, http_ok, redis_ping, start_postgres, version_of
 from harness.providers.wiring import (
     Endpoints,
@@ -92,6 +93,7 @@ class LocalProvider(Provider):
         alerts = standin("alerts")
         telegram = standin("telegram", {"TELEGRAM_BOT_TOKEN": keys.telegram_token})
         redis_port = free_port()
+        versions: dict[str, str] = {}
         redis = sup.start("redis", [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", str(self.tmp)])
         with ThreadPoolExecutor(1) as pool:
@@ -122,26 +124,36 @@ class LocalProvider(Provider):
             gateway = sup.start("litellm", [str(litellm), "--config", str(self.config), "--host", "127.0.0.1",
                                             "--port", str(gateway_port)], env=env, cwd=self.config.parent)
             gateway_url = f"http://127.0.0.1:{gateway_port}"
-            router = sup.start("router", [py, str(REPO / "stack/router/router.py"), "--port", str(router_port),
-                                          "--gateway", f"http://{proxies['gateway'].address}",
-                                          "--timeout", str(self.target.router_timeout_s)],
-                               env={"LITELLM_MASTER_KEY": keys.master}, cwd=REPO)
+            router_url = f"http://127.0.0.1:{router_port}/webhook/litellm-route"
+            if self.target.router == "n8n":
+                router, ran = start_n8n(
+                    sup, self.tmp / "n8n", port=router_port, gateway_url=f"http://{proxies['gateway'].address}",
+                    master_key=keys.master, timeout_s=self.target.router_timeout_s, workflow=self.target.n8n_workflow)
+                versions.update(ran)
+            else:
+                router = sup.start("router", [py, str(REPO / "stack/router/router.py"), "--port", str(router_port),
+                                              "--gateway", f"http://{proxies['gateway'].address}",
+                                              "--timeout", str(self.target.router_timeout_s)],
+                                   env={"LITELLM_MASTER_KEY": keys.master}, cwd=REPO)
             bot = sup.start("bot", [py, str(REPO / "stack/bot/bot.py"), "--api", url["telegram"], "--router",
                                     f"http://{proxies['router'].address}/webhook/litellm-route",
                                     "--timeout", str(self.target.router_timeout_s + 5)],
                             env={"TELEGRAM_BOT_TOKEN": keys.telegram_token}, cwd=REPO)
-            sup.ready(router, lambda: http_ok(f"http://127.0.0.1:{router_port}/health"), 30)
+            if self.target.router == "n8n":  # n8n's webhook answers 10-14 s after its start here
+                sup.ready(router, lambda: webhook_answers(router_url), 90)
+            else:
+                sup.ready(router, lambda: http_ok(f"http://127.0.0.1:{router_port}/health"), 30)
             sup.ready(bot, lambda: bot_polling(url["telegram"]), 30)
             sup.ready(gateway, lambda: http_ok(f"{gateway_url}/health/readiness"), self.deadline)
             postgres_url = pg_future.result() if pg_future else None
-        versions = {"redis": version_of([redis_server, "--version"])}
+        versions["redis"] = version_of([redis_server, "--version"])
         if postgres_bins:
             versions["postgres"] = version_of([postgres_bins[1], "--version"])
         startup = {name: round(s.ready_s or 0.0, 3) for name, s in sup.services.items()}
         startup["total"] = round(time.monotonic() - started, 3)
         at = Endpoints(gateway=gateway_url, langfuse=url["langfuse"], mock=f"http://127.0.0.1:{mock_port}",
                        faults=faults_url, alerts=url["alerts"],
-                       router=f"http://127.0.0.1:{router_port}/webhook/litellm-route", telegram=url["telegram"],
+                       router=router_url, telegram=url["telegram"],
                        redis=f"redis://127.0.0.1:{redis_port}/0", postgres=postgres_url,
                        direct_openai=f"http://{proxies['openai'].address}",
                        standins=[] if self._real_toxiproxy else

@@ -21,6 +21,7 @@ import yaml
 from pydantic import SecretStr
 
 from harness.capabilities import Capability
+from harness.gateway_config import langfuse_transport
 from harness.langfuse import LangfuseClient
 from harness.providers.processes import MissingDependency
 from harness.stack import DirectProvider, ServiceLogs, Stack
@@ -33,7 +34,6 @@ from harness.target import (
     ProxyBudget,
     Target,
     Team,
-    langfuse_transport,
     read_budget,
     read_teams,
 )

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from harness.gateway_config import read_retries
 from harness.providers.wiring import run_config
-from harness.target import REFERENCE_CONFIG, REPO, Target, TargetError, load_target, read_retries
+from harness.target import REFERENCE_CONFIG, REPO, Target, TargetError, load_target
 
 
 def test_the_retry_cases_run_on_the_embedded_gateway_with_its_num_retries(tmp_path: Path) -> None:

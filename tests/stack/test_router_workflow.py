@@ -1,5 +1,5 @@
 """The n8n export (stack/router/litellm-router.json) is the same router as stack/router/router.py: its
-nodes are wired Webhook -> Task Analyzer -> Call LiteLLM -> Format Response -> Respond, and its
+nodes are wired Webhook -> Task Analyzer -> Has a task? -> Call LiteLLM -> Format Response -> Respond, and its
 analyzer, run by Node.js as n8n would, routes every task of the plan's matrix (and edge cases) as
 the Python router does. A workflow carrying the plan's own code (which reads `json.task`, where the
 Webhook node puts `json.body.task`) fails this comparison."""
@@ -49,9 +49,11 @@ def test_the_workflow_is_wired_as_the_plan_draws_it() -> None:
     nodes = _nodes()
     assert nodes["Webhook"]["parameters"]["path"] == "litellm-route"  # type: ignore[index]
     assert nodes["Webhook"]["parameters"]["httpMethod"] == "POST"  # type: ignore[index]
-    order = ["Webhook", "Task Analyzer", "Call LiteLLM", "Format Response", "Respond to Webhook"]
+    order = ["Webhook", "Task Analyzer", "Has a task?", "Call LiteLLM", "Format Response", "Respond to Webhook"]
     for here, there in itertools.pairwise(order):
         assert flow["connections"][here]["main"][0][0]["node"] == there
+    # no task: answered at once (400), no gateway call; n8n import:workflow needs the id
+    assert flow["connections"]["Has a task?"]["main"][1][0]["node"] == "Respond to Webhook" and flow["id"]
 
 
 def test_the_analyzer_routes_as_the_python_router() -> None:
