@@ -132,7 +132,7 @@ def target(pytestconfig: pytest.Config) -> Target:
     if provider is not None and provider != target.provider and (provider == "external" or
                                                                  target.litellm_config is None):
         pytest.exit(f"target error: --provider {provider} needs a target with "
-                        f"{'gateway URLs' if provider == 'external' else 'a litellm_config'}", returncode=2)
+                    f"{'gateway URLs' if provider == 'external' else 'a litellm_config'}", returncode=2)
     target = _overridden(target, pytestconfig)
     if target.router == "n8n" and target.provider != "local":
         pytest.exit(f"target error: --router n8n: the embedded stack (provider local) starts n8n, {target.provider} "

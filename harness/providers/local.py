@@ -130,19 +130,19 @@ class LocalProvider(Provider):
                     sup, self.tmp / "n8n", port=router_port, gateway_url=f"http://{proxies['gateway'].address}",
                     master_key=keys.master, timeout_s=self.target.router_timeout_s, workflow=self.target.n8n_workflow)
                 versions.update(ran)
+                # n8n's /healthz answers before its webhook is registered (~6 s after start here)
+                router_ready, router_deadline = (lambda: webhook_answers(router_url)), 90
             else:
                 router = sup.start("router", [py, str(REPO / "stack/router/router.py"), "--port", str(router_port),
                                               "--gateway", f"http://{proxies['gateway'].address}",
                                               "--timeout", str(self.target.router_timeout_s)],
                                    env={"LITELLM_MASTER_KEY": keys.master}, cwd=REPO)
+                router_ready, router_deadline = (lambda: http_ok(f"http://127.0.0.1:{router_port}/health")), 30
             bot = sup.start("bot", [py, str(REPO / "stack/bot/bot.py"), "--api", url["telegram"], "--router",
                                     f"http://{proxies['router'].address}/webhook/litellm-route",
                                     "--timeout", str(self.target.router_timeout_s + 5)],
                             env={"TELEGRAM_BOT_TOKEN": keys.telegram_token}, cwd=REPO)
-            if self.target.router == "n8n":  # n8n's webhook answers 10-14 s after its start here
-                sup.ready(router, lambda: webhook_answers(router_url), 90)
-            else:
-                sup.ready(router, lambda: http_ok(f"http://127.0.0.1:{router_port}/health"), 30)
+            sup.ready(router, router_ready, router_deadline)
             sup.ready(bot, lambda: bot_polling(url["telegram"]), 30)
             sup.ready(gateway, lambda: http_ok(f"{gateway_url}/health/readiness"), self.deadline)
             postgres_url = pg_future.result() if pg_future else None
