@@ -107,6 +107,7 @@ gateway: $(GATEWAY_VENV)/.installed
 $(GATEWAY_VENV)/.installed: stack/litellm/requirements.lock
 	$(PYTHON) -m venv $(GATEWAY_VENV)
 	$(GATEWAY_VENV)/bin/pip install -q --require-hashes --no-deps -r stack/litellm/requirements.lock
+	cp stack/litellm/requirements.lock $(GATEWAY_VENV)/requirements.lock
 	touch $@
 
 bench: deps-test venv gateway

@@ -20,9 +20,10 @@ import typer
 import yaml
 from rich.table import Table
 
-from harness.console import console, err, print_plan, print_verdict
+from harness.console import console, err, print_changes, print_plan, print_verdict
 from harness.results import ABORTED, RunResults, new_run_dir
 from harness.target import REPO, Target, TargetError, load_target
+from harness.upgrade.command import upgrade_check
 
 app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan's success criteria.",
                   no_args_is_help=True, add_completion=False)
@@ -88,9 +89,8 @@ def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) ->
         table.add_row("routing webhook", stack.target.router_url or "-")
         table.add_row("Telegram Bot API (stand-in)", stack.target.telegram_url or "-")
         table.add_row("notification sink", stack.target.alerts_url or "-")
-        for name in ("redis_url", "postgres_url"):
-            value = getattr(stack.target, name)
-            table.add_row(name.removesuffix("_url"), value.get_secret_value() if value else "-")
+        for name, value in (("redis", stack.target.redis_url), ("postgres", stack.target.postgres_url)):
+            table.add_row(name, value.get_secret_value() if value else "-")
         console.print(table)
         console.print("keys: master key, provider keys and Langfuse keys are in the target file (mode 0600):")
         console.print(f"  {target_file}")
@@ -315,7 +315,8 @@ def report(run: Annotated[Path | None, typer.Argument(help="run folder; default:
            reports: ReportsOption = Path("reports"),
            compare: Annotated[tuple[Path, Path] | None, typer.Option(help="RUN_A RUN_B: what changed from A to B")]
            = None,
-           tolerance: Annotated[float, typer.Option(help="--compare: relative change that counts")] = 0.10) -> None:
+           tolerance: Annotated[float | None, typer.Option(help="--compare: relative change that counts; default: "
+                                                           "each criterion's own")] = None) -> None:
     """Build the sign-off page (index.html) of a run, or compare two runs; exit 1 on a regression."""
     from harness.report import build_report, compare_runs
 
@@ -324,14 +325,7 @@ def report(run: Annotated[Path | None, typer.Argument(help="run folder; default:
             changes = compare_runs(compare[0], compare[1], tolerance)
         except (FileNotFoundError, ValueError, KeyError) as exc:
             raise _fail(f"cannot compare: {exc}", 2) from None
-        table = Table(title=f"{compare[0].name} -> {compare[1].name}", show_header=True)
-        for column in ("change", "ID", "case", "before", "after", "detail"):
-            table.add_column(column, overflow="fold")
-        for change in changes:
-            colour = "red" if change.bad else "green" if change.kind in ("fixed", "improvement") else "yellow"
-            table.add_row(f"[{colour}]{change.kind}[/]", change.id, change.case, str(change.before),
-                          str(change.after), change.detail[:80])
-        console.print(table if changes else "no changes beyond the tolerance")
+        print_changes(f"{compare[0].name} -> {compare[1].name}", changes)
         bad = [c for c in changes if c.bad]
         console.print(f"{len(bad)} regression(s) or new failure(s)")
         raise typer.Exit(1 if bad else 0)
@@ -343,6 +337,7 @@ def report(run: Annotated[Path | None, typer.Argument(help="run folder; default:
     console.print(f"report: {path}")
 
 
+app.command("upgrade-check")(upgrade_check)
 images_app = typer.Typer(help="Images for the containers provider, built locally where no registry is reachable.")
 app.add_typer(images_app, name="images")
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.results import RunResults
+from harness.results import RunResults, plain
 
-__all__ = ["console", "err", "print_plan", "print_verdict"]
+if TYPE_CHECKING:
+    from harness.report.compare import Change
+
+__all__ = ["console", "err", "print_changes", "print_plan", "print_verdict"]
 
 # CI logs are not terminals: give tables room instead of folding every cell at 80 columns
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -71,3 +74,15 @@ def print_plan(document: dict[str, Any]) -> None:
     console.print(document["line"], highlight=False)
     if document.get("over_cap"):
         console.print(f"[red]{document['over_cap']}[/]", highlight=False)
+
+
+def print_changes(title: str, changes: list[Change], before: str = "before", after: str = "after") -> None:
+    """What changed between two runs: new failures and regressions red, fixes and improvements green."""
+    table = Table(title=title, show_header=True)
+    for column in ("change", "ID", "case", before, after, "detail"):
+        table.add_column(column, overflow="fold")
+    for change in changes:
+        colour = "red" if change.bad else "green" if change.kind in ("fixed", "improvement") else "yellow"
+        table.add_row(f"[{colour}]{change.kind}[/]", change.id, escape(change.case), escape(plain(change.before)),
+                      escape(plain(change.after)), escape(change.detail[:100]))
+    console.print(table if changes else f"{title}: no changes beyond the tolerance", highlight=False)

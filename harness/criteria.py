@@ -26,6 +26,14 @@ class Criterion:
     op: Op = "=="
     extra: tuple[tuple[str, float], ...] = ()  # named second thresholds, e.g. ("cost", 0.001) as "MOD-4.cost"
     needs: frozenset[C] = frozenset()  # what every way of deciding it rests on (checks may add their own)
+    # how far a measured value may move the wrong way between two runs before it counts as a regression
+    # (relative, and absolute in the unit): latencies on loopback jitter by tens of milliseconds
+    tolerance: float = 0.10
+    tolerance_abs: float | None = None
+
+    @property
+    def floor(self) -> float:
+        return self.tolerance_abs if self.tolerance_abs is not None else 0.05 if self.unit == "s" else 1e-3
 
     def meets(self, measured: float, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold

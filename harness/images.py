@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.target import REPO
 
-__all__ = ["IMAGES", "ImageSpec", "MissingImage", "build", "describe", "present", "recipe", "stale"]
+__all__ = ["IMAGES", "ImageSpec", "MissingImage", "build", "build_litellm", "describe", "present", "recipe", "stale"]
 
 LITELLM_VERSION = "1.103.0"
 BASE = "gateway-harness/bookworm:base"
@@ -152,11 +152,29 @@ def build(names: list[str] | None = None, force: bool = False, log: Callable[[st
             _base(log)
         else:
             log(f"docker build {spec.tag}")
-            result = _docker("build", "-q", "-f", str(spec.dockerfile), "-t", spec.tag, "--label",
-                             f"org.gateway-harness.recipe={recipe(spec.name)}", str(spec.context),
-                             check=False, env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"})
-            if result.returncode:
-                tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-4:])
-                raise MissingImage(f"building {spec.tag} failed: {tail}")
+            _docker_build(spec, spec.tag, recipe(spec.name), spec.context)
         built.append(spec.tag)
     return built
+
+
+def _docker_build(spec: ImageSpec, tag: str, digest: str, context: Path | None) -> None:
+    result = _docker("build", "-q", "-f", str(spec.dockerfile), "-t", tag, "--label",
+                     f"org.gateway-harness.recipe={digest}", str(context),
+                     check=False, env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"})
+    if result.returncode:
+        tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-4:])
+        raise MissingImage(f"building {tag} failed: {tail}")
+
+
+def build_litellm(lock: Path, version: str, log: Callable[[str], None] = print) -> str:
+    """The gateway image of another LiteLLM (a candidate of `harness upgrade-check`), built by the same
+    Dockerfile from that release's lock; tagged by the lock's hash, so it is built once per lock."""
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()[:12]
+    tag = f"gateway-harness/litellm:{version}-{digest}"
+    if present(tag) is None:
+        build(["python"], log=log)
+        log(f"docker build {tag} (from {lock})")
+        with tempfile.TemporaryDirectory(prefix="harness-litellm-") as tmp:
+            shutil.copy(lock, Path(tmp) / "requirements.lock")
+            _docker_build(IMAGES["litellm"], tag, digest, Path(tmp))
+    return tag

@@ -45,3 +45,35 @@ def test_a_local_build_with_another_recipe_is_stale(fake_litellm: Path, monkeypa
     assert images.stale("litellm")
     monkeypatch.setattr(images, "present", lambda tag: {**built, "built_locally": "false"})
     assert not images.stale("litellm")  # a pulled official image is never rebuilt over
+
+
+def test_a_candidate_image_is_built_from_its_lock_once_and_tagged_by_it(tmp_path: Path) -> None:
+    """The upgrade gate's containers images: the real Dockerfile on a lock (here the pinned one under a
+    candidate's name: the layers are the pinned image's, so it builds in seconds)."""
+    if images.present(images.IMAGES["python"].tag) is None:
+        pytest.skip("no local python image: `harness images build` first (make containers-ready)")
+    lock = tmp_path / "requirements.lock"
+    lock.write_text(images.REPO.joinpath("stack/litellm/requirements.lock").read_text())
+    lines: list[str] = []
+    tag = images.build_litellm(lock, "1.103.0", log=lines.append)
+    try:
+        found = images.present(tag)
+        assert tag.startswith("gateway-harness/litellm:1.103.0-") and found and found["built_locally"] == "true"
+        assert found["recipe"] == tag.rsplit("-", 1)[1] and any("docker build" in line for line in lines)
+        lines.clear()
+        assert images.build_litellm(lock, "1.103.0", log=lines.append) == tag and lines == []
+    finally:
+        images._docker("rmi", tag, check=False)
+
+
+def test_the_containers_provider_runs_the_candidate_image_it_is_given(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    from harness.providers.containers import ContainersProvider
+    from harness.target import Target
+
+    provider = ContainersProvider(Target.embedded().model_copy(update={"provider": "containers"}), tmp_path)
+    monkeypatch.setattr("harness.providers.containers.present", lambda tag: {"id": "x"})
+    assert provider._image("litellm") == images.IMAGES["litellm"].tag
+    monkeypatch.setenv("HARNESS_LITELLM_IMAGE", "gateway-harness/litellm:9.9.9-abc")
+    assert provider._image("litellm") == "gateway-harness/litellm:9.9.9-abc"
+    assert provider._image("redis") == images.IMAGES["redis"].tag

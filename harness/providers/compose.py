@@ -146,7 +146,7 @@ class ComposeProvider(Provider):
                          startup_s={"total": round(time.monotonic() - started, 3)}, logs=logs)
         stack.control = ContainerControl({**self.ids, **roles})
         # the gateway is the image's LiteLLM, not the harness's pinned one: its version as it reports it
-        for key in ("litellm_pinned", "litellm_lock_sha256", "litellm_record_sha256"):
+        for key in ("litellm_pinned", "litellm_lock_sha256", "litellm_record_sha256", "litellm_binary"):
             stack.versions.pop(key, None)
         stack.versions["litellm"] = reported_litellm_version(at.gateway)
         stack.standins.append(f"compose: {', '.join(str(f) for f in self.spec.files)} as project {self.project}, "

@@ -69,7 +69,9 @@ class ContainersProvider(Provider):
         self.containers: dict[str, DockerContainer] = {}
 
     def _image(self, name: str) -> str:
-        image = self.target.images.get(name) or IMAGES[name].tag
+        # `harness upgrade-check` runs a candidate release's image, whatever the target names
+        chosen = os.environ.get("HARNESS_LITELLM_IMAGE") if name == "litellm" else None
+        image = chosen or self.target.images.get(name) or IMAGES[name].tag
         if present(image) is None:
             raise MissingImage(f"image {image} ({name}) is not present and cannot be pulled here: run "
                                f"`harness images build` (or `docker pull {image}` where a registry is reachable)")

@@ -59,23 +59,27 @@ def find_litellm() -> Path:
 
 
 def litellm_pin() -> dict[str, str]:
-    """Installed LiteLLM version next to the version and wheel hashes the lock file pins."""
+    """The LiteLLM this run uses: its version, the lock it was installed from (sha256 of the whole file: a
+    candidate of `harness upgrade-check` has its own), the repo's pinned version, a fingerprint of its files."""
     info: dict[str, str] = {}
-    text = LOCK.read_text() if LOCK.exists() else ""
-    match = re.search(r"^litellm==(\S+) \\\n((?:\s+--hash=sha256:\w+(?: \\)?\n)+)", text, re.M)
+    match = re.search(r"^litellm==(\S+) \\$", LOCK.read_text() if LOCK.exists() else "", re.M)
     if match:
         info["litellm_pinned"] = match.group(1)
-        info["litellm_lock_sha256"] = " ".join(h[:16] for h in re.findall(r"sha256:(\w+)", match.group(2)))
     try:
-        site = find_litellm().parent.parent / "lib"
-        dists = glob.glob(str(site / "python*" / "site-packages" / "litellm-*.dist-info"))
-        if dists:
-            info["litellm"] = Path(dists[0]).name.removeprefix("litellm-").removesuffix(".dist-info")
-            # a fingerprint of the files actually installed, to compare two runs' gateways
-            record = (Path(dists[0]) / "RECORD").read_bytes()
-            info["litellm_record_sha256"] = hashlib.sha256(record).hexdigest()[:16]
+        binary = find_litellm()
     except MissingDependency:
         info["litellm"] = "not installed"
+        return info
+    dists = glob.glob(str(binary.parent.parent / "lib" / "python*" / "site-packages" / "litellm-*.dist-info"))
+    if dists:
+        info["litellm"] = Path(dists[0]).name.removeprefix("litellm-").removesuffix(".dist-info")
+        # a fingerprint of the files actually installed, to compare two runs' gateways
+        info["litellm_record_sha256"] = hashlib.sha256((Path(dists[0]) / "RECORD").read_bytes()).hexdigest()[:16]
+    # `make gateway` and `harness upgrade-check` leave the lock they installed from in the venv
+    lock = binary.parent.parent / "requirements.lock"
+    info["litellm_lock_sha256"] = hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else \
+        "none: not installed from a lock the harness wrote"
+    info["litellm_binary"] = str(binary)
     return info
 
 

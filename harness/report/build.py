@@ -156,6 +156,7 @@ def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
     for row in rows:
         groups[row["group"]].append(row)
     overhead = run_dir / "overhead.json"
+    upgrade = run_dir / "upgrade.json"  # written by `harness upgrade-check` into a candidate's run
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
     env.filters["fmt"] = plain
@@ -165,6 +166,7 @@ def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
         skips=[r for r in rows if r["status"] == "SKIP"], load=_load_sections(run_dir), chaos=_chaos(rows),
         retries=_retries(rows),
         overhead=json.loads(overhead.read_text()) if overhead.exists() else None, environment=_environment(run),
+        upgrade=mask.data(json.loads(upgrade.read_text())) if upgrade.exists() else None,
         results_sha256=hashlib.sha256(results.read_bytes()).hexdigest())
     out = run_dir / "index.html"
     out.write_text(mask.text(html))

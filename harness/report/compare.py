@@ -43,9 +43,19 @@ def _numbers(measured: Any) -> dict[str, float]:
     return {}
 
 
-def compare_runs(before: Path, after: Path, tolerance: float = 0.10, floor: float = 1e-3) -> list[Change]:
+def _in_unit(name: str, unit: str) -> bool:
+    """Whether a measured field is the criterion's own quantity, so its direction applies: a latency
+    criterion's `p95_s` is, the character count or HTTP status beside it is not."""
+    if not name or name.replace(" ", "_") == unit.replace(" ", "_"):
+        return True
+    return unit in ("s", "ms") and (name.endswith(("_s", "_ms")) or name == "seconds")
+
+
+def compare_runs(before: Path, after: Path, tolerance: float | None = None, floor: float | None = None
+                 ) -> list[Change]:
     """Changes from run `before` to run `after`; a value regresses when it worsens by more than `tolerance`
-    (relative) and more than `floor` (absolute, in the record's unit)."""
+    (relative) and more than `floor` (absolute, in the record's unit); each defaults to the catalogue's
+    tolerance for that criterion."""
     old, new = _load(before), _load(after)
     changes = []
     for key in sorted(old.keys() | new.keys()):
@@ -59,18 +69,21 @@ def compare_runs(before: Path, after: Path, tolerance: float = 0.10, floor: floa
             changes.append(Change(*key, kind, a.status, b.status, b.detail))
             continue
         try:
-            higher_is_worse = _HIGHER_IS_WORSE.get(criterion(key[0]).op)
+            spec = criterion(key[0])
         except KeyError:
-            higher_is_worse = None
+            continue
+        higher_is_worse = _HIGHER_IS_WORSE.get(spec.op)
         if higher_is_worse is None:
             continue
+        relative_limit = spec.tolerance if tolerance is None else tolerance
+        absolute_limit = spec.floor if floor is None else floor
         before_n, after_n = _numbers(a.measured), _numbers(b.measured)
-        for name in sorted(before_n.keys() & after_n.keys()):
+        for name in sorted(k for k in before_n.keys() & after_n.keys() if _in_unit(k, spec.unit)):
             x, y = before_n[name], after_n[name]
             delta = y - x
             worse = delta > 0 if higher_is_worse else delta < 0
             relative = abs(delta) / max(abs(x), 1e-12)
-            if abs(delta) > floor and relative > tolerance:
+            if abs(delta) > absolute_limit and relative > relative_limit:
                 label = f"{name}: " if name else ""
                 changes.append(Change(*key, "regression" if worse else "improvement", x, y,
                                       f"{label}{x:.4g} -> {y:.4g} ({'+' if delta > 0 else ''}{relative * 100:.0f} %)"))

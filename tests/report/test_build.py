@@ -54,3 +54,20 @@ def test_report_of_a_folder_without_results_is_one_line(tmp_path: Path) -> None:
                             text=True)
     assert result.returncode == 2 and "no results.json" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_compare_judges_only_the_criterions_own_quantity(tmp_path: Path) -> None:
+    """FB-7's limit is seconds: fewer characters in its evidence is neither a regression nor an improvement."""
+    from harness.results import Outcome, Record, RunResults
+
+    def run(folder: Path, chars: int, worst_s: float) -> Path:
+        folder.mkdir(parents=True)
+        results = RunResults(run_id=folder.name, started="2026-12-02T00:00:00+00:00")
+        for outcome in (Outcome(id="FB-7", passed=True, case="cut", measured={"chars": chars}, unit="s"),
+                        Outcome(id="FB-2", passed=True, case="hung", measured={"worst_s": worst_s}, unit="s")):
+            results.records.append(Record.from_outcome(outcome, "PASS", 0.1, "x"))
+        results.write(folder)
+        return folder
+
+    changes = compare_runs(run(tmp_path / "a", 140, 0.2), run(tmp_path / "b", 16, 0.9))
+    assert [(c.id, c.kind) for c in changes] == [("FB-2", "regression")]
