@@ -21,6 +21,7 @@ import yaml
 from rich.table import Table
 
 from harness.console import console, err, print_changes, print_plan, print_verdict
+from harness.console import fail as _fail
 from harness.results import ABORTED, RunResults, new_run_dir
 from harness.target import REPO, Target, TargetError, load_target
 from harness.upgrade.command import upgrade_check
@@ -31,11 +32,6 @@ app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan'
 STATE_DIR = Path(os.environ.get("HARNESS_STATE_DIR", REPO / "reports" / ".stack"))
 TargetOption = Annotated[Path | None, typer.Option("--target", "-t", help="target file; default: embedded stack")]
 ReportsOption = Annotated[Path, typer.Option("--reports", help="where run folders go")]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _target(path: Path | None) -> Target:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -15,11 +16,18 @@ from harness.results import RunResults, plain
 if TYPE_CHECKING:
     from harness.report.compare import Change
 
-__all__ = ["console", "err", "print_changes", "print_plan", "print_verdict"]
+__all__ = ["STATUS_COLOURS", "console", "err", "fail", "print_changes", "print_plan", "print_verdict"]
 
 # CI logs are not terminals: give tables room instead of folding every cell at 80 columns
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+STATUS_COLOURS = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "magenta"}
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """The CLI's one-line error: printed to stderr, returned as the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
 
 
 def print_verdict(path: Path) -> None:
@@ -30,7 +38,7 @@ def print_verdict(path: Path) -> None:
     table = Table(title=f"{run.suite} · {run.target} · provider {run.provider}", show_header=True)
     for column in ("status", "ID", "case", "measured (required)"):
         table.add_column(column, overflow="fold")
-    colours = {"PASS": "green", "FAIL": "red", "SKIP": "yellow", "ERROR": "magenta"}
+    colours = STATUS_COLOURS
     for rec in sorted(run.records, key=lambda r: order[r.status]):
         line = rec.measured_vs_threshold() if rec.status in ("PASS", "FAIL") else rec.detail
         table.add_row(f"[{colours[rec.status]}]{rec.status}[/]", rec.id, rec.case, line[:160])

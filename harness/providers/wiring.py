@@ -7,7 +7,6 @@ local (processes) and containers (Docker) providers differ only in how they star
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import re
@@ -37,6 +36,7 @@ from harness.target import (
     read_budget,
     read_teams,
 )
+from harness.upgrade.candidate import litellm_dist
 
 __all__ = ["LOCK", "TRANSPORTS", "Endpoints", "StackKeys", "assemble", "find_litellm", "langfuse_standin",
            "litellm_env", "litellm_pin", "run_config", "seed_model_prices", "write_team_keys"]
@@ -70,11 +70,11 @@ def litellm_pin() -> dict[str, str]:
     except MissingDependency:
         info["litellm"] = "not installed"
         return info
-    dists = glob.glob(str(binary.parent.parent / "lib" / "python*" / "site-packages" / "litellm-*.dist-info"))
-    if dists:
-        info["litellm"] = Path(dists[0]).name.removeprefix("litellm-").removesuffix(".dist-info")
+    dist = litellm_dist(binary)
+    if dist is not None:
+        info["litellm"] = dist.name.removeprefix("litellm-").removesuffix(".dist-info")
         # a fingerprint of the files actually installed, to compare two runs' gateways
-        info["litellm_record_sha256"] = hashlib.sha256((Path(dists[0]) / "RECORD").read_bytes()).hexdigest()[:16]
+        info["litellm_record_sha256"] = hashlib.sha256((dist / "RECORD").read_bytes()).hexdigest()[:16]
     # `make gateway` and `harness upgrade-check` leave the lock they installed from in the venv
     lock = binary.parent.parent / "requirements.lock"
     info["litellm_lock_sha256"] = hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else \

@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 from harness.target import REPO
 
 __all__ = ["DENIED", "REQUIREMENTS", "Candidate", "CandidateError", "candidate_requirements", "installed",
-           "resolve_candidate"]
+           "litellm_dist", "resolve_candidate"]
 
 # the two releases published with a credential stealer in them (March 2026); never installed, whatever is asked
 DENIED = frozenset({"1.82.7", "1.82.8"})
@@ -69,16 +69,22 @@ class Candidate:
         return self.binary.parent / "python"
 
 
+def litellm_dist(binary: Path) -> Path | None:
+    """The litellm dist-info of the venv a litellm binary belongs to (its version and RECORD)."""
+    found = sorted((binary.parent.parent / "lib").glob("python*/site-packages/litellm-*.dist-info"))
+    return found[0] if found else None
+
+
 def installed(binary: Path, *, label: str | None = None, lock: Path | None = None) -> Candidate:
     """An already installed LiteLLM: its version from the venv's dist-info, its lock if the venv has one."""
     binary = binary / "bin" / "litellm" if binary.is_dir() else binary
     if not os.access(binary, os.X_OK):
         raise CandidateError(f"{binary}: not an executable litellm; give a venv folder, its bin/litellm, or a "
                              "release number such as 1.100.0")
-    dists = sorted((binary.parent.parent / "lib").glob("python*/site-packages/litellm-*.dist-info"))
-    if not dists:
+    dist = litellm_dist(binary)
+    if dist is None:
         raise CandidateError(f"{binary}: no litellm dist-info next to it; is this a venv with litellm installed?")
-    version = dists[0].name.removeprefix("litellm-").removesuffix(".dist-info")
+    version = dist.name.removeprefix("litellm-").removesuffix(".dist-info")
     own = binary.parent.parent / _LOCK
     return Candidate(label=label or version, version=version, binary=binary,
                      lock=lock if lock is not None else own if own.exists() else None)

@@ -17,17 +17,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness.console import console, err, print_changes
+from harness.console import STATUS_COLOURS, console, err, print_changes
+from harness.console import fail as _fail
 from harness.upgrade.candidate import Candidate
 
 __all__ = ["upgrade_check"]
 
 _SUITES = ("acceptance", "chaos")
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def upgrade_check(
@@ -137,9 +133,8 @@ def upgrade_check(
     table = Table(title="criterion x release", show_header=True)
     for column in ("ID", *columns):
         table.add_column(column)
-    colours = {"PASS": "green", "FAIL": "red", "ERROR": "magenta", "SKIP": "yellow"}
     for ident, row in sorted(rows.items()):
-        table.add_row(ident, *(f"[{colours.get(s, 'dim')}]{s}[/]" for s in row))
+        table.add_row(ident, *(f"[{STATUS_COLOURS.get(s, 'dim')}]{s}[/]" for s in row))
     console.print(table)
     (folder / "upgrade-summary.json").write_text(json.dumps(
         {"pinned": base.label, "candidates": [v.candidate.label for v in verdicts], "matrix": rows,

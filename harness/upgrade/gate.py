@@ -58,27 +58,26 @@ class Verdict:
     runs: dict[str, SuiteRun] = field(default_factory=dict)
     changes: dict[str, list[Change]] = field(default_factory=dict)
 
+    def _blocking(self) -> list[tuple[str, Change]]:
+        return [(suite, c) for suite, changes in self.changes.items() for c in changes
+                if c.kind in ("new failure", "missing")]
+
     @property
     def blocking(self) -> list[str]:
-        lines = list(self.hooks)
-        lines += [f"{suite}: {run.error}" for suite, run in self.runs.items() if run.error]
-        for suite, changes in self.changes.items():
-            lines += [f"{suite}: {c.id}{f' [{c.case}]' if c.case else ''} {c.kind} ({c.before} -> {c.after})"
-                      for c in changes if c.kind in ("new failure", "missing")]
-        return lines
+        """Why the candidate is blocked, one line per hook, run that did not happen, and case."""
+        return [*self.hooks, *(f"{suite}: {run.error}" for suite, run in self.runs.items() if run.error),
+                *(f"{suite}: {c.id}{f' [{c.case}]' if c.case else ''} {c.kind} ({c.before} -> {c.after})"
+                  for suite, c in self._blocking())]
 
     def summary(self) -> list[str]:
         """The blocking lines with one line per criterion instead of one per case."""
-        lines = list(self.hooks) + [f"{suite}: {run.error[:300]}" for suite, run in self.runs.items() if run.error]
-        for suite, changes in self.changes.items():
-            cases: dict[tuple[str, str], list[str]] = {}
-            for c in changes:
-                if c.kind in ("new failure", "missing"):
-                    cases.setdefault((c.id, c.kind), []).append(c.case)
-            lines += [f"{suite}: {ident} {'newly fails' if kind == 'new failure' else 'has no result'}"
-                      + (f" in {len(found)} case(s): {_some(found)}" if any(found) else "")
-                      for (ident, kind), found in cases.items()]
-        return lines
+        cases: dict[tuple[str, str, str], list[str]] = {}
+        for suite, c in self._blocking():
+            cases.setdefault((suite, c.id, c.kind), []).append(c.case)
+        return [*self.hooks, *(f"{suite}: {run.error[:300]}" for suite, run in self.runs.items() if run.error),
+                *(f"{suite}: {ident} {'newly fails' if kind == 'new failure' else 'has no result'}"
+                  + (f" in {len(found)} case(s): {_some(found)}" if any(found) else "")
+                  for (suite, ident, kind), found in cases.items())]
 
 
 def _some(cases: list[str], shown: int = 3) -> str:
