@@ -19,14 +19,14 @@ _HIGHER_IS_WORSE = {"<": True, "<=": True, ">": False, ">=": False}
 class Change:
     id: str
     case: str
-    kind: str  # new failure, fixed, regression, improvement, added, missing
+    kind: str  # new failure, no longer verified, fixed, regression, improvement, added, missing, status changed
     before: Any
     after: Any
     detail: str = ""
 
     @property
     def bad(self) -> bool:
-        return self.kind in ("new failure", "regression", "missing")
+        return self.kind in ("new failure", "no longer verified", "regression", "missing")
 
 
 def _load(run: Path) -> dict[tuple[str, str], Record]:
@@ -64,7 +64,9 @@ def compare_runs(before: Path, after: Path, tolerance: float | None = None, floo
             changes.append(Change(*key, "added" if a is None else "missing", a and a.status, b and b.status))
             continue
         if a.status != b.status:
-            kind = "new failure" if b.status in ("FAIL", "ERROR") else "fixed" if a.status in (
+            # a PASS that became a SKIP was not seen to hold any more: never counted as "nothing changed"
+            kind = "new failure" if b.status in ("FAIL", "ERROR") else "no longer verified" if (
+                a.status == "PASS" and b.status == "SKIP") else "fixed" if a.status in (
                 "FAIL", "ERROR") and b.status == "PASS" else "status changed"
             changes.append(Change(*key, kind, a.status, b.status, b.detail))
             continue

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["GateError", "SuiteRun", "Verdict", "matrix", "run_gate"]
 
+# what blocks a candidate: failing, or no longer showing, what the pinned release was seen to do
+BLOCKS = ("new failure", "no longer verified", "missing")
 UPGRADE_FILE = "upgrade.json"  # in a candidate's run folder: the diff its sign-off page shows
 
 
@@ -60,7 +62,7 @@ class Verdict:
 
     def _blocking(self) -> list[tuple[str, Change]]:
         return [(suite, c) for suite, changes in self.changes.items() for c in changes
-                if c.kind in ("new failure", "missing")]
+                if c.kind in BLOCKS]
 
     @property
     def blocking(self) -> list[str]:
@@ -75,9 +77,13 @@ class Verdict:
         for suite, c in self._blocking():
             cases.setdefault((suite, c.id, c.kind), []).append(c.case)
         return [*self.hooks, *(f"{suite}: {run.error[:300]}" for suite, run in self.runs.items() if run.error),
-                *(f"{suite}: {ident} {'newly fails' if kind == 'new failure' else 'has no result'}"
+                *(f"{suite}: {ident} {_SAID[kind]}"
                   + (f" in {len(found)} case(s): {_some(found)}" if any(found) else "")
                   for (suite, ident, kind), found in cases.items())]
+
+
+_SAID = {"new failure": "newly fails", "no longer verified": "is no longer verified (PASS -> SKIP)",
+         "missing": "has no result"}
 
 
 def _some(cases: list[str], shown: int = 3) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.results import RunResults
 from harness.target import REPO
 from harness.upgrade.candidate import Candidate
 from harness.upgrade.gate import SuiteRun, Verdict, matrix
@@ -36,6 +37,14 @@ def test_a_new_failure_blocks_and_the_matrix_shows_each_release(tmp_path: Path) 
     assert verdict.summary() == ["acceptance: CA-1 newly fails"]
     columns, rows = matrix("pinned 1.0", {"acceptance": pinned}, [verdict])
     assert columns == ["pinned 1.0", "2.0"] and rows["CA-1"] == ["PASS", "FAIL"] and rows["CA-2"] == ["SKIP", "SKIP"]
+    # a candidate where a criterion the pin passed cannot be seen any more is not cleared on it
+    unseen = write_run(tmp_path / "c" / "r-acceptance-3")
+    results = RunResults.read(unseen)
+    results.records[0].status = "SKIP"
+    results.write(unseen)
+    hidden = Verdict(candidate, runs={"acceptance": SuiteRun("2.0", "acceptance", unseen, 1, 1.0)},
+                     changes={"acceptance": compare_runs(before, unseen)})
+    assert hidden.summary() == ["acceptance: GW-1 is no longer verified (PASS -> SKIP)"]
     clean = Verdict(candidate, runs={"acceptance": SuiteRun("2.0", "acceptance", before, 0, 1.0)},
                     changes={"acceptance": compare_runs(before, before)})
     assert clean.summary() == [] and clean.blocking == []
