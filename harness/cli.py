@@ -22,6 +22,7 @@ from rich.table import Table
 
 from harness.console import console, err, print_changes, print_plan, print_verdict
 from harness.console import fail as _fail
+from harness.load.worker_command import load_worker
 from harness.results import ABORTED, RunResults, new_run_dir
 from harness.target import REPO, Target, TargetError, load_target
 from harness.upgrade.command import upgrade_check
@@ -268,28 +269,30 @@ def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
 
 @app.command()
 def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
-         profile: Annotated[str, typer.Option(help="steady, spike, sustained, ramp, sweep, open, a comma list, "
-                                                   "or all (the plan's three)")] = "steady",
+         profile: Annotated[str, typer.Option(help="steady, spike, sustained, ramp, sweep, open, a "
+                                                   "comma list, or all (the plan's three)")] = "steady",
          duration_scale: Annotated[float, typer.Option(help="stage lengths times this; CI: 0.02")] = 1.0,
          workers: Annotated[int, typer.Option(help="Locust workers (master/worker mode); 0 = one process")] = 0,
          rate: Annotated[float, typer.Option(help="open profile: requests/s")] = 10.0,
          arrival: Annotated[str, typer.Option(help="open/sweep: constant or poisson")] = "constant",
+         master_bind: Annotated[str | None, typer.Option(help="HOST:PORT remote workers connect to "
+                                                              "(harness load-worker --master)")] = None,
+         expect_workers: Annotated[int, typer.Option(help="with --master-bind: start when this many joined")] = 0,
+         prompt_tokens: Annotated[str | None, typer.Option(help="synthetic prompts: N, normal:MEAN:SPREAD or "
+                                                                "uniform:MIN:MAX tokens")] = None,
+         output_tokens: Annotated[str | None, typer.Option(help="max_tokens per request, same forms")] = None,
          yes: Annotated[bool, typer.Option("--yes", help="send the load even where its estimated cost is above "
                                                           "max_spend_usd (real providers)")] = False,
          provider: ProviderOption = None, verbose: VerboseOption = False) -> None:
     """Run load profiles against the stack (LD-1..LD-6) and print the verdict; exit 0 only on GO."""
-    from harness.load.plan import choose_profiles
+    from harness.load.plan import load_options
 
-    if arrival not in ("constant", "poisson"):
-        raise _fail(f"--arrival {arrival}: use constant or poisson", 2)
-    if workers < 0:
-        raise _fail("--workers must be 0 or more", 2)
     try:
-        choose_profiles(profile, duration_scale, rate, arrival)
+        options = load_options(profile=profile, duration_scale=duration_scale, workers=workers, rate=rate,
+                               arrival=arrival, master_bind=master_bind, expect_workers=expect_workers,
+                               prompt_tokens=prompt_tokens, output_tokens=output_tokens)
     except ValueError as exc:
         raise _fail(f"{exc}; e.g. harness load --profile spike", 2) from None
-    options = ["--profile", profile, "--duration-scale", str(duration_scale), "--workers", str(workers),
-               "--rate", str(rate), "--arrival", arrival]
     planned = _collect("load", target, options, provider)
     console.print(f"load: estimated {planned['calls']} LLM calls, ${planned['usd']:.4f} at the plan's list prices"
                   + (" on real providers" if planned["real_providers"] else " (the harness's mock: no money spent)"),
@@ -334,6 +337,7 @@ def report(run: Annotated[Path | None, typer.Argument(help="run folder; default:
 
 
 app.command("upgrade-check")(upgrade_check)
+app.command("load-worker")(load_worker)
 images_app = typer.Typer(help="Images for the containers provider, built locally where no registry is reachable.")
 app.add_typer(images_app, name="images")
 

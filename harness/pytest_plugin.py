@@ -54,6 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--workers", type=int, default=0, help="load: Locust workers (master/worker mode); 0 = one process")
     group.addoption("--rate", type=float, default=10.0, help="load: open profile's requests/s")
     group.addoption("--arrival", default="constant", choices=["constant", "poisson"], help="load: open arrivals")
+    group.addoption("--master-bind", default=None, help="load: HOST:PORT for --workers remote workers")
+    group.addoption("--prompt-tokens", default=None, help="load: synthetic prompt tokens (N, normal:M:S, uniform:A:B)")
+    group.addoption("--output-tokens", default=None, help="load: max_tokens per request (same forms)")
     group.addoption("--spend-approved", action="store_true",
                     help="start even where the estimate is above max_spend_usd (harness load --yes)")
     group.addoption("--preview-json", type=Path, default=None,

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from harness.load.payloads import TokenCount
+
 __all__ = ["AlertingSettings", "BackupTarget", "ComposeObserver", "ComposeServices", "ComposeTarget", "EventsTarget",
            "LoadSettings"]
 
@@ -32,6 +34,20 @@ class LoadSettings(_Model):
     payload: Literal["prompts", "agents"] = Field(
         "prompts", description="prompts: the prompt mix to the models above; agents: the agents' traffic profile "
                                "(target field agents), each request shape by its weight, tools and schemas included")
+    prompt_tokens: TokenCount | None = Field(None, description="synthetic prompts of this many tokens (e.g. "
+                                                                "{dist: normal, mean: 2000, spread: 300})")
+    output_tokens: TokenCount | None = Field(None, description="max_tokens per request drawn from this; a mock "
+                                                                "the harness controls answers exactly that many")
+    dataset: Path | None = Field(None, description="JSONL prompts to replay ({prompt} or {messages}, optional "
+                                                   "output_tokens), relative to the target file")
+    model_weights: list[float] = Field(default_factory=list, description="the models' mix, one weight per model")
+
+    @field_validator("model_weights")
+    @classmethod
+    def _weights(cls, value: list[float]) -> list[float]:
+        if value and (min(value) < 0 or not sum(value)):
+            raise ValueError("model_weights need to be >= 0 with some weight > 0")
+        return value
 
 
 class AlertingSettings(_Model):

@@ -340,6 +340,18 @@ def _compose_paths(target: Target, path: Path) -> Target:
     return target.model_copy(update={"compose": spec.model_copy(update={"files": files, "project_dir": project})})
 
 
+def _dataset(path: Path, target: Target) -> Path:
+    from harness.load.payloads import read_dataset
+
+    dataset = target.load.dataset if target.load.dataset and target.load.dataset.is_absolute() else \
+        path.parent / (target.load.dataset or "")
+    try:
+        read_dataset(dataset)
+    except (OSError, ValueError) as exc:
+        raise TargetError(f"load.dataset: {exc}") from None
+    return dataset
+
+
 def load_target(path: Path) -> Target:
     """Reads and validates a target file; relative paths in it are relative to the file."""
     raw = _substitute(read_yaml(path), "", path)
@@ -366,6 +378,8 @@ def load_target(path: Path) -> Target:
         value = getattr(target, name)
         if value is not None and not value.is_absolute():
             target = target.model_copy(update={name: path.parent / value})
+    if target.load.dataset is not None:
+        target = target.model_copy(update={"load": target.load.model_copy(update={"dataset": _dataset(path, target)})})
     if target.agents is not None:
         from harness.agents import load_fleet
 

@@ -5,7 +5,6 @@ samples the gateway's resources, and reads back every sample, also after Ctrl-C.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import signal
@@ -14,14 +13,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from harness._proc import Supervisor, free_port
+from harness.load.hosts import LoadRefused, check_host
+from harness.load.payloads import TokenCount
 from harness.load.profiles import Profile
 from harness.load.resources import ResourceMonitor, ResourceSamples
 from harness.load.samples import Sample, Summary, read_samples, summarize
@@ -32,10 +32,6 @@ REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_PROMPTS = ("Summarise the plot of Hamlet in two sentences.", "What is 2+2?",
                    "Write a haiku about load balancers.", "Explain TCP slow start to a new engineer.",
                    "List three ways to cut cloud costs.")
-
-
-class LoadRefused(RuntimeError):
-    """The run would send load somewhere it must not (not loopback, not allow-listed)."""
 
 
 @dataclass
@@ -55,6 +51,10 @@ class LoadSpec:
     max_concurrency: int = 256
     warmup: bool = True  # one unmeasured call per model and mode first: cold paths are not the load's story
     shapes: Sequence[dict[str, Any]] = ()  # agents' request shapes ({agent, weight, body}): sent instead of prompts
+    prompt_tokens: TokenCount | None = None  # synthetic prompts of drawn lengths instead of `prompts`
+    output_tokens: TokenCount | None = None  # max_tokens drawn per request instead of `max_tokens`
+    dataset: Sequence[dict[str, Any]] = ()  # recorded requests ({messages, output_tokens?}) replayed in turn
+    model_weights: Sequence[float] = ()
 
 
 @dataclass
@@ -78,30 +78,24 @@ class LoadRun:
                               "series": self.resources.series}}
 
 
-def check_host(url: str, allow_hosts: Sequence[str] = ()) -> None:
-    """Load goes to loopback, or to a host the target names under load.allow_hosts; anything else is refused."""
-    host = urlsplit(url).hostname or ""
-    if host in allow_hosts or host == "localhost":
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise LoadRefused(f"refusing to send load to {host}: not loopback; add it to load.allow_hosts in the target "
-                      "if this deployment is yours to load")
-
-
 def _spec_document(spec: LoadSpec, profile: Profile, lanes: int) -> dict[str, Any]:
-    doc = {k: v for k, v in asdict(spec).items() if k != "key"}
+    doc = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "key"}
+    for name in ("prompt_tokens", "output_tokens"):
+        doc[name] = doc[name].model_dump() if doc[name] is not None else None
+    doc.update(models=list(spec.models), prompts=list(spec.prompts), shapes=list(spec.shapes),
+               dataset=list(spec.dataset), model_weights=list(spec.model_weights))
     doc.update(arrival=profile.arrival, lanes=lanes, stages=[asdict(s) for s in profile.stages],
                rates=[(s.until_s, s.rate) for s in profile.stages])
     return doc
 
 
 def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 0, watch_pid: int | None = None,
-             allow_hosts: Sequence[str] = (), on_progress: Callable[[dict[str, Any]], None] | None = None) -> LoadRun:
-    """Runs `profile` against `spec.url`; returns every sample and their summary. Ctrl-C stops it cleanly."""
+             allow_hosts: Sequence[str] = (), on_progress: Callable[[dict[str, Any]], None] | None = None,
+             master_bind: str | None = None, worker_wait_s: float = 60.0) -> LoadRun:
+    """Runs `profile` against `spec.url`; returns every sample and their summary. Ctrl-C stops it cleanly.
+
+    `workers` Locust workers run as local processes; with `master_bind` ("HOST:PORT") none is started here
+    and the master waits up to `worker_wait_s` for `workers` remote ones (`harness load-worker --master`)."""
     check_host(spec.url, allow_hosts)
     out_dir.mkdir(parents=True, exist_ok=True)
     if spec.warmup:
@@ -119,15 +113,17 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
     try:
         with ResourceMonitor(watch_pid) as resources:
             if workers:
-                port = free_port()
-                main = supervisor.start("load-master", [*base, "--master", str(workers), "--port", str(port)],
+                host, port = _bind(master_bind)
+                main = supervisor.start("load-master", [*base, "--master", str(workers), "--bind", host, "--port",
+                                                        str(port), "--wait-s", str(worker_wait_s)],
                                         env=env, cwd=REPO, stop_signal=signal.SIGINT)
-                for index in range(workers):
-                    supervisor.start(f"load-worker-{index}", [*base, "--worker", "--port", str(port)], env=env,
-                                     cwd=REPO, stop_signal=signal.SIGINT)
+                worker = [sys.executable, "-m", "harness.load.runner", "--worker", "--connect", host, "--port",
+                          str(port), *[arg for h in allow_hosts for arg in ("--allow-host", h)]]
+                for index in range(0 if master_bind else workers):
+                    supervisor.start(f"load-worker-{index}", worker, env=env, cwd=REPO, stop_signal=signal.SIGINT)
             else:
                 main = supervisor.start("load-runner", base, env=env, cwd=REPO, stop_signal=signal.SIGINT)
-            deadline = time.monotonic() + profile.duration_s + spec.timeout_s + 120
+            deadline = time.monotonic() + profile.duration_s + spec.timeout_s + 120 + worker_wait_s
             try:
                 _follow(main.process, out_dir / "progress.jsonl", deadline, on_progress)
             except KeyboardInterrupt:
@@ -139,12 +135,25 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
     finally:
         supervisor.close()
         restore()
+    if main.process.returncode == 3 and not interrupted:  # the master's own words: workers missing or refusing
+        said = [line for line in main.log.read_text(errors="replace").splitlines() if line.startswith("load runner:")]
+        raise LoadRefused(said[-1].removeprefix("load runner: ") if said else main.tail())
     if main.process.returncode not in (0, None) and not interrupted:
         raise RuntimeError(f"the load runner exited with {main.process.returncode}; log {main.log}: {main.tail()}")
     samples = read_samples(out_dir / "samples.jsonl")
     stages = [summarize(s for s in samples if s.stage == i) for i in range(len(profile.stages))] \
         if profile.arrival != "closed" and len(profile.stages) > 1 else []
     return LoadRun(profile, summarize(samples), resources, out_dir, workers, interrupted, samples, stages)
+
+
+def _bind(master_bind: str | None) -> tuple[str, int]:
+    """The master's address: HOST:PORT as given (remote workers), or a free loopback port (local ones)."""
+    if master_bind is None:
+        return "127.0.0.1", free_port()
+    host, _, port = master_bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--master-bind {master_bind}: use HOST:PORT, e.g. 0.0.0.0:5557")
+    return host, int(port)
 
 
 def _catch_ctrl_c() -> Callable[[], None]:

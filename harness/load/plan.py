@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.load.driver import DEFAULT_PROMPTS, LoadSpec
+from harness.load.payloads import TokenCount, read_dataset
 from harness.load.profiles import PROFILES, Profile, open_loop, sweep
 from harness.stack import Stack
 
-__all__ = ["choose_profiles", "progress_printer", "spec_for"]
+__all__ = ["choose_profiles", "load_options", "progress_printer", "spec_for"]
 
 PLAN_PROFILES = ("steady", "spike", "sustained")
 
@@ -36,8 +37,35 @@ def choose_profiles(names: str, scale: float = 1.0, rate: float = 10.0, arrival:
     return [p.scaled(scale) for p in chosen]
 
 
-def spec_for(stack: Stack) -> LoadSpec:
-    """Users send the target's prompt mix to its models, with the master key or the team keys."""
+def load_options(*, profile: str, duration_scale: float, workers: int, rate: float, arrival: str,
+                 master_bind: str | None = None, expect_workers: int = 0, prompt_tokens: str | None = None,
+                 output_tokens: str | None = None) -> list[str]:
+    """`harness load`'s options checked and turned into the load suite's pytest options; ValueError names
+    the bad one."""
+    if arrival not in ("constant", "poisson"):
+        raise ValueError(f"--arrival {arrival}: use constant or poisson")
+    if workers < 0 or expect_workers < 0:
+        raise ValueError("--workers and --expect-workers must be 0 or more")
+    if (master_bind is None) != (expect_workers == 0):
+        raise ValueError("--master-bind HOST:PORT and --expect-workers N go together (remote workers: "
+                         "harness load-worker --master HOST:PORT on each)")
+    if master_bind is not None and not (master_bind.rpartition(":")[0] and master_bind.rpartition(":")[2].isdigit()):
+        raise ValueError(f"--master-bind {master_bind}: use HOST:PORT, e.g. 0.0.0.0:5557")
+    choose_profiles(profile, duration_scale, rate, arrival)
+    options = ["--profile", profile, "--duration-scale", str(duration_scale), "--workers",
+               str(expect_workers or workers), "--rate", str(rate), "--arrival", arrival]
+    if master_bind is not None:
+        options += ["--master-bind", master_bind]
+    for name, value in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens)):
+        if value is not None:
+            TokenCount.parse(value)
+            options += [name, value]
+    return options
+
+
+def spec_for(stack: Stack, *, prompt_tokens: str | None = None, output_tokens: str | None = None) -> LoadSpec:
+    """Users send the target's payload mix to its models, with the master key or the team keys; the token
+    counts given here (`harness load --prompt-tokens`) override the target's."""
     settings = stack.target.load
     if settings.keys == "teams":
         if not stack.target.teams:
@@ -52,10 +80,17 @@ def spec_for(stack: Stack) -> LoadSpec:
         from harness.agents import DEFAULT_FLEET, load_fleet
 
         shapes = load_fleet(stack.target.agents or DEFAULT_FLEET).shapes()
+    if settings.model_weights and len(settings.model_weights) != len(settings.models):
+        raise ValueError(f"load.model_weights has {len(settings.model_weights)} weights for "
+                         f"{len(settings.models)} models; give one per model")
     return LoadSpec(url=stack.gateway_url, key=key, models=sorted({s["body"]["model"] for s in shapes}) if shapes
                     else settings.models, prompts=settings.prompts or DEFAULT_PROMPTS,
                     stream_ratio=settings.stream_ratio, max_tokens=settings.max_tokens,
-                    think_time_s=settings.think_time_s, max_requests=settings.max_requests, shapes=shapes)
+                    think_time_s=settings.think_time_s, max_requests=settings.max_requests, shapes=shapes,
+                    prompt_tokens=TokenCount.parse(prompt_tokens) if prompt_tokens else settings.prompt_tokens,
+                    output_tokens=TokenCount.parse(output_tokens) if output_tokens else settings.output_tokens,
+                    dataset=read_dataset(settings.dataset) if settings.dataset else (),
+                    model_weights=() if shapes else settings.model_weights)
 
 
 def progress_printer(profile: Profile, every_s: float = 5.0) -> Callable[[dict[str, Any]], None]:

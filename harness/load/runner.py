@@ -1,4 +1,4 @@
-"""`python -m harness.load.runner --spec F --out DIR [--master N --port P | --worker --port P]`.
+"""`python -m harness.load.runner --spec F --out DIR [--master N --bind H --port P]` or `--worker --connect H --port P`.
 
 The load generator's own process: Locust (and gevent's patching) never enters the harness or
 pytest process. It writes `samples.jsonl` (every request) and `progress.jsonl` (once a second) to
@@ -16,6 +16,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -24,9 +25,10 @@ from typing import Any  # noqa: E402
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 from locust.env import Environment  # noqa: E402
-from locust.runners import STATE_STOPPED, STATE_STOPPING, MasterRunner, Runner, WorkerRunner  # noqa: E402
+from locust.runners import STATE_STOPPED, STATE_STOPPING, MasterRunner, Runner  # noqa: E402
 
 from harness.load import users  # noqa: E402
+from harness.load.hosts import LoadRefused, check_host  # noqa: E402
 from harness.load.samples import percentile  # noqa: E402
 
 _FINAL_REPORT_WAIT_S = 4.0  # Locust workers report every 3 s; the master waits one report more
@@ -78,49 +80,96 @@ class _Progress:
         self.progress.close()
 
 
+def _worker(args: argparse.Namespace, key: str, stop: gevent.event.Event) -> int:
+    """Connects to the master, takes the run's spec from it, checks the target against its own allow-list
+    (`--allow-host`), and sends. The gateway key never crosses the master link: it is this machine's own."""
+    name = f"worker-{socket.gethostname()}-{os.getpid()}"
+    env = Environment(user_classes=[users.ArrivalUser, users.ChatUser])
+    runner = env.create_worker_runner(args.connect, args.port)
+
+    def on_spec(environment: Environment, msg: Any) -> None:
+        spec = msg.data
+        try:
+            check_host(spec["url"], args.allow_host, where="--allow-host of harness load-worker")
+        except LoadRefused as exc:
+            runner.send_message("harness_refused", {"worker": name, "reason": str(exc)})
+            print(f"load worker {name}: {exc}", file=sys.stderr)
+            stop.set()
+            return
+        users.configure(spec, key, name)
+        runner.send_message("harness_configured", {"worker": name})
+
+    def ship(client_id: str, data: dict[str, Any]) -> None:
+        batch, users._Settings.pending[:] = list(users._Settings.pending), []
+        data["harness_samples"] = batch
+
+    runner.register_message("harness_spec", on_spec)
+    env.events.report_to_master.add_listener(ship)
+    runner.send_message("harness_hello", {"worker": name})
+    gevent.spawn(lambda: (stop.wait(), runner.quit()))
+    runner.greenlet.join()
+    print(f"load worker {name}: {users._Settings.sent} requests sent", flush=True)
+    return 0
+
+
+def _await_workers(runner: MasterRunner, spec: dict[str, Any], expected: int, wait_s: float,
+                   stop: gevent.event.Event, address: str) -> str | None:
+    """Hands each worker that says hello the spec; waits until `expected` took it. Returns why not, or None."""
+    configured: set[str] = set()
+    refused: list[str] = []
+    runner.register_message("harness_hello", lambda environment, msg: runner.send_message(
+        "harness_spec", spec, client_id=msg.node_id))
+    runner.register_message("harness_configured", lambda environment, msg: configured.add(msg.data["worker"]))
+    runner.register_message("harness_refused", lambda environment, msg: refused.append(
+        f"{msg.data['worker']}: {msg.data['reason']}"))
+    waited = time.monotonic()
+    while len(configured) < expected:
+        if refused:
+            return "a worker refused the run: " + "; ".join(refused)
+        if stop.is_set():
+            return "stopped while waiting for workers"
+        if time.monotonic() - waited > wait_s:
+            return (f"{len(configured)} of {expected} workers connected after {wait_s:.0f} s "
+                    f"(start them with: harness load-worker --master {address})")
+        gevent.sleep(0.1)
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.load.runner", description=__doc__)
-    parser.add_argument("--spec", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--spec", type=Path)
+    parser.add_argument("--out", type=Path)
     parser.add_argument("--master", type=int, default=0, metavar="WORKERS", help="run as master of N workers")
+    parser.add_argument("--bind", default="127.0.0.1", help="master: the address workers connect to")
+    parser.add_argument("--wait-s", type=float, default=60.0, help="master: how long to wait for the workers")
     parser.add_argument("--worker", action="store_true")
+    parser.add_argument("--connect", default="127.0.0.1", help="worker: the master's address")
+    parser.add_argument("--allow-host", action="append", default=[], help="worker: a non-loopback target it may load")
     parser.add_argument("--port", type=int, default=5557)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    spec = json.loads(args.spec.read_text())
     key = os.environ.get("HARNESS_LOAD_KEY", "")
-    role = "worker" if args.worker else "master" if args.master else "local"
-    users.configure(spec, key, f"{role}-{os.getpid()}")
-    env = _environment(spec)
     stop = gevent.event.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, stop.set)
-
     if args.worker:
-        runner = env.create_worker_runner("127.0.0.1", args.port)
-
-        def ship(client_id: str, data: dict[str, Any]) -> None:
-            batch, users._Settings.pending[:] = list(users._Settings.pending), []
-            data["harness_samples"] = batch
-
-        env.events.report_to_master.add_listener(ship)
-        gevent.spawn(lambda: (stop.wait(), runner.quit()))
-        runner.greenlet.join()
-        return 0
-
+        return _worker(args, key, stop)
+    if args.spec is None or args.out is None:
+        parser.error("--spec and --out are needed except with --worker")
+    spec = json.loads(args.spec.read_text())
+    users.configure(spec, key, f"{'master' if args.master else 'local'}-{os.getpid()}")
+    env = _environment(spec)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.master:
-        runner = env.create_master_runner("127.0.0.1", args.port)
+        runner = env.create_master_runner(args.bind, args.port)
         env.events.worker_report.add_listener(
             lambda client_id, data: users._Settings.pending.extend(data.get("harness_samples") or []))
-        waited = time.monotonic()
-        while runner.worker_count < args.master:
-            if stop.is_set() or time.monotonic() - waited > 60:
-                print(f"load runner: {runner.worker_count} of {args.master} workers connected after 60 s",
-                      file=sys.stderr)
-                runner.quit()
-                return 3
-            gevent.sleep(0.1)
+        problem = _await_workers(runner, {k: v for k, v in spec.items() if k != "key"}, args.master, args.wait_s,
+                                 stop, f"{args.bind}:{args.port}")
+        if problem:
+            print(f"load runner: {problem}", file=sys.stderr)
+            runner.quit()
+            return 3
     else:
         runner = env.create_local_runner()
     progress = _Progress(args.out, runner)
@@ -139,8 +188,6 @@ def main() -> int:
     if isinstance(runner, MasterRunner):
         gevent.sleep(_FINAL_REPORT_WAIT_S)
     runner.quit()
-    if isinstance(runner, WorkerRunner):
-        return 0
     progress.flush("interrupted" if interrupted else "finished")
     progress.close()
     return 0

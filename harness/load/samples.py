@@ -33,6 +33,8 @@ class Sample:
     itl_s: list[float] = field(default_factory=list)
     output_tokens: int = 0
     error: str = ""
+    prompt_tokens: int = 0  # the gateway's usage figure (the provider's count)
+    max_tokens: int | None = None  # the output length asked for
     stage: int = 0
     worker: str = ""
 
@@ -80,6 +82,9 @@ class Summary:
     rps_series: list[tuple[int, int]]  # (second since start, completed requests in that second)
     latency_series: list[tuple[int, float | None]]  # (second, P95 of requests sent in that second)
     schedule_lag_s: dict[str, float | None]  # open loop: sent - intended (the generator falling behind)
+    prompt_tokens: dict[str, float | None] = field(default_factory=dict)  # successful requests, usage figures
+    output_tokens: dict[str, float | None] = field(default_factory=dict)
+    output_tokens_per_s: float = 0.0  # all successful requests' output tokens over the run's duration
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,7 +94,7 @@ def summarize(samples: Iterable[Sample]) -> Summary:
     items = list(samples)
     if not items:
         empty = _dist([])
-        return Summary(0, 0, 0.0, {}, {}, empty, empty, empty, empty, 0.0, 0.0, [], [], empty)
+        return Summary(0, 0, 0.0, {}, {}, empty, empty, empty, empty, 0.0, 0.0, [], [], empty, empty, empty)
     ok = [s for s in items if s.ok]
     start = min(s.intended if s.intended is not None else s.sent for s in items)
     end = max(s.sent + s.e2e_s for s in items)
@@ -113,6 +118,9 @@ def summarize(samples: Iterable[Sample]) -> Summary:
         rps_series=sorted(done.items()),
         latency_series=[(sec, percentile(values, 0.95)) for sec, values in sorted(by_second.items())],
         schedule_lag_s=_dist([s.sent - s.intended for s in items if s.intended is not None]),
+        prompt_tokens=_dist([float(s.prompt_tokens) for s in ok]),
+        output_tokens=_dist([float(s.output_tokens) for s in ok]),
+        output_tokens_per_s=sum(s.output_tokens for s in ok) / duration,
     )
 
 

@@ -21,6 +21,7 @@ from locust import LoadTestShape, User, between, constant, task
 from locust.exception import StopUser
 
 from harness.agents import with_nonce
+from harness.load.payloads import TokenCount, synth_prompt
 from harness.load.samples import Sample
 
 __all__ = ["ArrivalUser", "ChatUser", "RunShape", "configure"]
@@ -35,10 +36,16 @@ class _Settings:
     worker: ClassVar[str] = "local"
     pending: ClassVar[list[dict[str, Any]]] = []
     issued: ClassVar[int] = 0
+    sent: ClassVar[int] = 0  # samples made in this process (a worker prints it: the master's count is checked)
+    prompt_tokens: ClassVar[TokenCount | None] = None
+    output_tokens: ClassVar[TokenCount | None] = None
+    next_row: ClassVar[int] = 0
 
 
 def configure(spec: dict[str, Any], key: str, worker: str) -> None:
     _Settings.spec, _Settings.keys, _Settings.worker = spec, key.split(","), worker
+    for name in ("prompt_tokens", "output_tokens"):
+        setattr(_Settings, name, TokenCount(**spec[name]) if spec.get(name) else None)
     low, high = spec["think_time_s"]
     ChatUser.wait_time = between(low, high) if high > 0 else constant(0)
 
@@ -72,14 +79,10 @@ class _Chat:
             stream, model = bool(body.get("stream")), str(body["model"])
         else:
             stream = self.rng.random() < spec["stream_ratio"]
-            model = self.rng.choice(spec["models"])
-            prompt = f"[{uuid.uuid4().hex[:12]}] {self.rng.choice(spec['prompts'])}"  # unique: no cache hits
-            body = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                    "max_tokens": spec["max_tokens"], "stream": stream}
-            if stream:
-                body["stream_options"] = {"include_usage": True}
+            body = self._body(spec, stream)
+            model = body["model"]
         sample = Sample(sent=time.time(), status=0, e2e_s=0.0, intended=intended, stream=stream, model=model,
-                        stage=stage, worker=_Settings.worker)
+                        stage=stage, worker=_Settings.worker, max_tokens=body.get("max_tokens"))
         started = time.perf_counter()
         response = None
         try:
@@ -92,6 +95,7 @@ class _Chat:
                 if sample.status == 200:
                     usage = json.loads(payload).get("usage") or {}
                     sample.output_tokens = int(usage.get("completion_tokens") or 0)
+                    sample.prompt_tokens = int(usage.get("prompt_tokens") or 0)
                 else:
                     sample.error = f"HTTP {sample.status}: {payload[:120].decode('utf-8', 'replace')}"
         except Exception as exc:  # every failure becomes a sample: a generator that drops errors lies
@@ -106,6 +110,29 @@ class _Chat:
             exception=RuntimeError(sample.error) if sample.error else None, context={}, response=None,
             start_time=sample.sent, url=self.path)
         _Settings.pending.append(asdict(sample))
+        _Settings.sent += 1
+
+    def _body(self, spec: dict[str, Any], stream: bool) -> dict[str, Any]:
+        """One request of the payload mix: a dataset row, a synthetic prompt of a drawn length, or a prompt."""
+        weights = spec.get("model_weights") or None
+        model = self.rng.choices(spec["models"], weights=weights)[0]
+        nonce = uuid.uuid4().hex[:12]  # unique: no cache hits
+        max_tokens = _Settings.output_tokens.sample(self.rng) if _Settings.output_tokens else spec["max_tokens"]
+        if spec.get("dataset"):
+            row = spec["dataset"][_Settings.next_row % len(spec["dataset"])]
+            _Settings.next_row += 1
+            messages = _with_prefix(row["messages"], f"[{nonce}] ")
+            if row.get("output_tokens") and not _Settings.output_tokens:
+                max_tokens = row["output_tokens"]
+        elif _Settings.prompt_tokens:
+            messages = [{"role": "user", "content": synth_prompt(_Settings.prompt_tokens.sample(self.rng), self.rng,
+                                                                 nonce)}]
+        else:
+            messages = [{"role": "user", "content": f"[{nonce}] {self.rng.choice(spec['prompts'])}"}]
+        body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens, "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
 
     @staticmethod
     def _read_stream(response: Any, sample: Sample, started: float) -> None:
@@ -131,6 +158,7 @@ class _Chat:
             usage = chunk.get("usage")
             if usage:
                 sample.output_tokens = int(usage.get("completion_tokens") or sample.output_tokens)
+                sample.prompt_tokens = int(usage.get("prompt_tokens") or sample.prompt_tokens)
             for choice in chunk.get("choices") or []:
                 if (choice.get("delta") or {}).get("content"):
                     now = time.perf_counter()
@@ -141,6 +169,18 @@ class _Chat:
                     last = now
         if last is None and not sample.error:
             sample.error = "EmptyStream: no content delta before the stream ended"
+
+
+def _with_prefix(messages: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """The messages with `prefix` before the last user turn's text (a copy: the dataset row is reused)."""
+    out = [dict(m) for m in messages]
+    for message in reversed(out):
+        if message.get("role") == "user":
+            content = message.get("content")
+            message["content"] = prefix + content if isinstance(content, str) else \
+                [{"type": "text", "text": prefix}, *(content or [])]
+            break
+    return out
 
 
 class ChatUser(User):

@@ -4,6 +4,7 @@ Each profile asked for (`--profile`, `--duration-scale`, `--workers`) runs once 
 its samples and time series go to the run folder (`load/<profile>/`, `load.json`).
 """
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -14,6 +15,7 @@ import pytest
 from harness import registry
 from harness.checks import load as checks
 from harness.load import LoadRefused, LoadRun, run_load
+from harness.load.export import guidellm_summary, write_csv
 from harness.load.overhead import measure_overhead
 from harness.load.plan import choose_profiles, progress_printer, spec_for
 from harness.results import NotApplicable, Outcome
@@ -29,29 +31,42 @@ def load_runs(stack: Stack, pytestconfig: pytest.Config, run_dir: Path) -> dict[
         profiles = choose_profiles(options.profile, options.duration_scale, options.rate, options.arrival)
     except ValueError as exc:
         pytest.exit(f"load: {exc}", returncode=2)
-    spec = spec_for(stack)
+    try:
+        spec = spec_for(stack, prompt_tokens=options.prompt_tokens, output_tokens=options.output_tokens)
+    except ValueError as exc:
+        pytest.exit(f"load: {exc}", returncode=2)
     ledger = stack.spend
     assert ledger is not None
     # real providers: Locust's users send from their own process, so the guard bounds their request count
     # by the cap before they start (--yes / --spend-approved lifts it), and books their samples after
-    worst = max(ledger.cost(m, max(len(p.encode()) for p in spec.prompts) + 16, spec.max_tokens, worst=True)
-                for m in spec.models)
+    prompt = int(spec.prompt_tokens.expected() * 2) if spec.prompt_tokens else \
+        max(len(p.encode()) for p in spec.prompts) + 16
+    output = max(spec.max_tokens, int(spec.output_tokens.expected() * 2) if spec.output_tokens else 0)
+    worst = max(ledger.cost(m, prompt, output, worst=True) for m in spec.models)
     allowed = None if options.spend_approved else ledger.calls_within_cap(worst)
     if allowed is not None:
         spec = replace(spec, max_requests=max(1, min(spec.max_requests, allowed // max(1, options.workers or 1))))
     runs: dict[str, LoadRun] = {}
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():  # progress lines reach the terminal as the run goes
+    mock = stack.mock() if spec.output_tokens else None  # a mock the harness controls answers max_tokens whole
+    with capture.global_and_fixture_disabled(), \
+            (mock.behaving("*", fill_max_tokens=True) if mock else contextlib.nullcontext()):
         for profile in profiles:
+            folder = run_dir / "load" / profile.name
             try:
-                runs[profile.name] = run_load(spec, profile, run_dir / "load" / profile.name,
-                                              workers=options.workers, watch_pid=stack.pids.get("litellm"),
+                runs[profile.name] = run_load(spec, profile, folder, workers=options.workers,
+                                              watch_pid=stack.pids.get("litellm"),
                                               allow_hosts=stack.target.load.allow_hosts,
-                                              on_progress=progress_printer(profile))
+                                              on_progress=progress_printer(profile), master_bind=options.master_bind,
+                                              worker_wait_s=300.0 if options.master_bind else 60.0)
             except LoadRefused as exc:
                 pytest.exit(f"load: {exc}", returncode=2)
-            for sample in runs[profile.name].samples:
-                ledger.book(ledger.cost(sample.model or None, 30, sample.output_tokens if sample.status == 200 else 0),
+            samples = runs[profile.name].samples
+            write_csv(samples, folder / "samples.csv")
+            (folder / "benchmarks.json").write_text(json.dumps(guidellm_summary(profile.name, samples), indent=1))
+            for sample in samples:
+                ledger.book(ledger.cost(sample.model or None, sample.prompt_tokens or 30,
+                                        sample.output_tokens if sample.status == 200 else 0),
                             profile.criterion or "load")
             if runs[profile.name].interrupted:
                 break

@@ -157,3 +157,23 @@ def test_the_agents_payload_sends_the_fleets_own_requests(provider: Provider, tm
     assert len({e["model"] for e in entries}) >= 4 and len({e["body"] for e in entries}) == len(entries)
     assert len({e["tool_call"] for e in entries if "tool_call" in e}) >= 3  # the agents' tools were offered
     assert any('"response_format"' in e["body"] for e in entries)
+
+
+def test_the_mock_answers_the_requested_output_lengths(provider: Provider, tmp_path: Path) -> None:
+    """load.output_tokens: max_tokens drawn per request; a mock told fill_max_tokens answers each in full."""
+    from harness.load.payloads import TokenCount
+
+    url, control = provider
+    control.set("*", fill_max_tokens=True)
+    since = control.last_seq()
+    run = run_load(_spec(url, output_tokens=TokenCount(dist="uniform", min=50, max=150),
+                         prompt_tokens=TokenCount(dist="normal", mean=400, spread=50, min=1)),
+                   open_loop(40, 5), tmp_path / "lengths")
+    asked = [s.max_tokens for s in run.samples]
+    assert all(s.ok for s in run.samples) and all(s.output_tokens == s.max_tokens for s in run.samples)
+    got = [e["usage"]["completion_tokens"] for e in control.requests(since=since)]
+    assert sorted(got) == sorted(asked) and min(got) >= 50 and max(got) <= 150  # as the mock recorded them
+    assert 90 <= sum(got) / len(got) <= 110 and len({g // 25 for g in got}) >= 4  # spread over the range
+    prompts = run.summary.prompt_tokens
+    assert prompts["mean"] is not None and 380 <= prompts["mean"] <= 420, prompts
+

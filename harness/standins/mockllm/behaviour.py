@@ -34,6 +34,8 @@ class Behaviour(BaseModel):
                                                                    "event (Anthropic overloaded_error, an OpenAI "
                                                                    "error chunk), then the connection closes")
     output_tokens: int = Field(24, ge=1, le=100_000, description="reply length in tokens, capped by max_tokens")
+    fill_max_tokens: bool = Field(False, description="answer with exactly max_tokens tokens where a request sets "
+                                                     "it (vLLM's ignore_eos, as load tools use it)")
     reply: str | None = Field(None, description="fixed reply text instead of the generated one")
     tool_fault: Literal["malformed_arguments", "unknown_tool"] | None = Field(
         None, description="break the tool call: arguments that are not JSON, or a tool that was never offered")

@@ -53,7 +53,7 @@ class Call:
             return [(" " if i else "") + w for i, w in enumerate(words)]
         count = self.behaviour.output_tokens
         if self.max_tokens:
-            count = min(count, self.max_tokens)
+            count = self.max_tokens if self.behaviour.fill_max_tokens else min(count, self.max_tokens)
         return reply_tokens(self.model, self.prompt, count)
 
 
