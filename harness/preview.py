@@ -156,7 +156,9 @@ def load_estimate(target: Target, profiles: Iterable[Any]) -> Estimate:
             before = stage.until_s
             total += stage.rate * length if profile.arrival != "closed" else stage.users * length / think
         calls += min(settings.max_requests, int(total) + 1)
-    return Estimate(calls, 30, settings.max_tokens)
+    prompt = int(settings.prompt_tokens.expected()) if settings.prompt_tokens else 30  # the target's mix, not ours
+    output = int(settings.output_tokens.expected()) if settings.output_tokens else settings.max_tokens
+    return Estimate(calls, prompt, output)
 
 
 def preview(items: Iterable[Any], stack: Stack, suite: str, load_profiles: Iterable[Any] = ()) -> Preview:
