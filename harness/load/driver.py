@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from harness._proc import Supervisor, free_port
-from harness.load.hosts import LoadRefused, check_host
+from harness.load.hosts import LoadRefused, check_host, parse_address
 from harness.load.payloads import TokenCount
 from harness.load.profiles import Profile
 from harness.load.resources import ResourceMonitor, ResourceSamples
@@ -148,12 +148,7 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
 
 def _bind(master_bind: str | None) -> tuple[str, int]:
     """The master's address: HOST:PORT as given (remote workers), or a free loopback port (local ones)."""
-    if master_bind is None:
-        return "127.0.0.1", free_port()
-    host, _, port = master_bind.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--master-bind {master_bind}: use HOST:PORT, e.g. 0.0.0.0:5557")
-    return host, int(port)
+    return ("127.0.0.1", free_port()) if master_bind is None else parse_address(master_bind, "--master-bind")
 
 
 def _catch_ctrl_c() -> Callable[[], None]:

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-__all__ = ["LoadRefused", "check_host"]
+__all__ = ["LoadRefused", "check_host", "parse_address"]
 
 
 class LoadRefused(RuntimeError):
@@ -29,3 +29,11 @@ def check_host(url: str, allow_hosts: Sequence[str] = (), *, where: str = "load.
         pass
     raise LoadRefused(f"refusing to send load to {host}: not loopback; add it to {where} "
                       "if this deployment is yours to load")
+
+
+def parse_address(text: str, option: str) -> tuple[str, int]:
+    """HOST:PORT (the master's address) as (host, port); ValueError naming `option` and the form."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{option} {text}: use HOST:PORT, e.g. 0.0.0.0:5557")
+    return host, int(port)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.load.driver import DEFAULT_PROMPTS, LoadSpec
+from harness.load.hosts import parse_address
 from harness.load.payloads import TokenCount, read_dataset
 from harness.load.profiles import PROFILES, Profile, open_loop, sweep
 from harness.stack import Stack
@@ -49,8 +50,8 @@ def load_options(*, profile: str, duration_scale: float, workers: int, rate: flo
     if (master_bind is None) != (expect_workers == 0):
         raise ValueError("--master-bind HOST:PORT and --expect-workers N go together (remote workers: "
                          "harness load-worker --master HOST:PORT on each)")
-    if master_bind is not None and not (master_bind.rpartition(":")[0] and master_bind.rpartition(":")[2].isdigit()):
-        raise ValueError(f"--master-bind {master_bind}: use HOST:PORT, e.g. 0.0.0.0:5557")
+    if master_bind is not None:
+        parse_address(master_bind, "--master-bind")
     choose_profiles(profile, duration_scale, rate, arrival)
     options = ["--profile", profile, "--duration-scale", str(duration_scale), "--workers",
                str(expect_workers or workers), "--rate", str(rate), "--arrival", arrival]

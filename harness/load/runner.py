@@ -164,8 +164,7 @@ def main() -> int:
         runner = env.create_master_runner(args.bind, args.port)
         env.events.worker_report.add_listener(
             lambda client_id, data: users._Settings.pending.extend(data.get("harness_samples") or []))
-        problem = _await_workers(runner, {k: v for k, v in spec.items() if k != "key"}, args.master, args.wait_s,
-                                 stop, f"{args.bind}:{args.port}")
+        problem = _await_workers(runner, spec, args.master, args.wait_s, stop, f"{args.bind}:{args.port}")
         if problem:
             print(f"load runner: {problem}", file=sys.stderr)
             runner.quit()

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from harness.console import fail
+from harness.load.hosts import parse_address
 
 __all__ = ["load_worker"]
 
@@ -23,13 +24,14 @@ def load_worker(master: Annotated[str, typer.Option(help="the master's HOST:PORT
                 allow_host: Annotated[list[str] | None, typer.Option(
                     help="a non-loopback gateway host this worker may load (repeatable)")] = None) -> None:
     """Join a distributed load run as one Locust worker; ends when the master finishes."""
-    host, _, port = master.rpartition(":")
-    if not host or not port.isdigit():
-        raise fail(f"--master {master}: use HOST:PORT, e.g. --master 10.0.0.5:5557", 2)
+    try:
+        host, port = parse_address(master, "--master")
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
     if not os.environ.get("HARNESS_LOAD_KEY"):
         raise fail("HARNESS_LOAD_KEY is not set: export the gateway key (or comma-separated team keys) this worker "
                    "sends; it never crosses the master link", 2)
-    argv = [sys.executable, "-m", "harness.load.runner", "--worker", "--connect", host, "--port", port,
+    argv = [sys.executable, "-m", "harness.load.runner", "--worker", "--connect", host, "--port", str(port),
             *[arg for name in allow_host or [] for arg in ("--allow-host", name)]]
     sys.stdout.flush()
     # the runner replaces this process: signals (Ctrl-C, a pod's TERM) reach it directly and nothing is orphaned
