@@ -9,163 +9,26 @@ from __future__ import annotations
 import enum
 import importlib.util
 import json
-import os
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from harness.console import console, err, print_changes, print_plan, print_verdict
 from harness.console import fail as _fail
+from harness.lifecycle import ReportsOption, TargetOption, down, read_target, status, up
 from harness.load.worker_command import load_worker
 from harness.results import ABORTED, RunResults, new_run_dir
-from harness.target import REPO, Target, TargetError, load_target
+from harness.target import REPO
 from harness.upgrade.command import upgrade_check
 
 app = typer.Typer(help="Verify a self-hosted LLM gateway stack against its plan's success criteria.",
                   no_args_is_help=True, add_completion=False)
-
-STATE_DIR = Path(os.environ.get("HARNESS_STATE_DIR", REPO / "reports" / ".stack"))
-TargetOption = Annotated[Path | None, typer.Option("--target", "-t", help="target file; default: embedded stack")]
-ReportsOption = Annotated[Path, typer.Option("--reports", help="where run folders go")]
-
-
-def _target(path: Path | None) -> Target:
-    if path is None:
-        return Target.embedded()
-    try:
-        return load_target(path)
-    except TargetError as exc:
-        raise _fail(str(exc), 2) from None
-
-
-@app.command()
-def up(target: TargetOption = None, reports: ReportsOption = Path("reports")) -> None:
-    """Start the embedded stack and keep it until `harness down` or Ctrl-C."""
-    from harness.providers import LocalProvider, MissingDependency
-
-    spec = _target(target)
-    if spec.provider != "local":
-        raise _fail(f"`up` starts the embedded stack; {spec.name} is provider {spec.provider}", 2)
-    state = STATE_DIR / "state.json"
-    if state.exists() and _alive(json.loads(state.read_text()).get("up_pid", 0)):
-        raise _fail(f"a stack is already up (state {state}); run `harness down` first", 2)
-    run_dir = new_run_dir(reports, "up")
-    provider = LocalProvider(spec, run_dir)
-    try:
-        with console.status("starting Redis, Postgres, mock providers, Langfuse stand-in, LiteLLM, router and bot ..."):
-            stack = provider.start()
-    except (MissingDependency, RuntimeError) as exc:
-        raise _fail(str(exc), 3) from None
-    stopping = {"now": False}
-
-    def stop(signum: int, frame: object) -> None:
-        stopping["now"] = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        # the target file first, then the state file: a reader that sees the state finds a whole target
-        target_file = STATE_DIR / "target.yaml"
-        _write_private(target_file, yaml.safe_dump(stack.target_document(), sort_keys=False))
-        stack.write_state(state)
-        data = json.loads(state.read_text())
-        data["up_pid"] = os.getpid()
-        _write_private(state, json.dumps(data, indent=2))
-        table = Table(title=f"stack up in {stack.startup_s['total']:.1f} s", show_header=True)
-        table.add_column("service")
-        table.add_column("endpoint")
-        table.add_row("gateway (LiteLLM)", stack.gateway_url)
-        table.add_row("langfuse (stand-in)", stack.target.langfuse.url if stack.target.langfuse else "-")
-        table.add_row("mock providers", stack.mock_url or "-")
-        table.add_row("routing webhook", stack.target.router_url or "-")
-        table.add_row("Telegram Bot API (stand-in)", stack.target.telegram_url or "-")
-        table.add_row("notification sink", stack.target.alerts_url or "-")
-        for name, value in (("redis", stack.target.redis_url), ("postgres", stack.target.postgres_url)):
-            table.add_row(name, value.get_secret_value() if value else "-")
-        console.print(table)
-        console.print("keys: master key, provider keys and Langfuse keys are in the target file (mode 0600):")
-        console.print(f"  {target_file}")
-        console.print(f"  harness acceptance --target {target_file}")
-        console.print(f"logs: {stack.log_dir}   stop: harness down (or Ctrl-C)")
-        while not stopping["now"]:
-            dead = [n for n, pid in stack.pids.items() if not _alive(pid)]
-            if dead:
-                err.print(f"[red]service exited:[/] {', '.join(dead)}; stopping the stack (logs in {stack.log_dir})")
-                break
-            time.sleep(0.5)
-    finally:
-        provider.stop()
-        for path in (state, STATE_DIR / "target.yaml"):
-            path.unlink(missing_ok=True)
-        console.print("stack stopped")
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Mode 0600 from the start, replaced in one step: never a half-written or world-readable file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.touch(mode=0o600)
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@app.command()
-def down(wait_s: Annotated[float, typer.Option(help="seconds to wait for a clean stop")] = 30.0) -> None:
-    """Stop the stack that `harness up` started."""
-    state = STATE_DIR / "state.json"
-    if not state.exists():
-        console.print("no stack is up")
-        return
-    pid = int(json.loads(state.read_text()).get("up_pid", 0))
-    if not _alive(pid):
-        state.unlink(missing_ok=True)
-        console.print("the `harness up` process is gone; its reaper ended the services")
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait_s
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _alive(pid):
-        raise _fail(f"`harness up` (pid {pid}) did not stop within {wait_s:g} s; kill it: the reaper cleans up", 1)
-    console.print("stack stopped")
-
-
-@app.command()
-def status() -> None:
-    """Show whether a stack is up, and each service's state."""
-    state = STATE_DIR / "state.json"
-    if not state.exists():
-        console.print("no stack is up")
-        raise typer.Exit(1)
-    data = json.loads(state.read_text())
-    table = Table(show_header=True)
-    table.add_column("service")
-    table.add_column("pid")
-    table.add_column("state")
-    for name, pid in {"harness up": data.get("up_pid", 0), **data["pids"]}.items():
-        table.add_row(name, str(pid), "[green]running[/]" if _alive(pid) else "[red]gone[/]")
-    console.print(table)
-    console.print(f"gateway: {data['target']['gateway']['url']}")
-
+for command in (up, down, status):
+    app.command()(command)
 
 ProviderOption = Annotated[str | None, typer.Option(
     "--provider", help="local (embedded processes), containers (Testcontainers) or external; default: the target's")]
@@ -181,13 +44,13 @@ VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="pytest's o
 
 
 def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str], provider: str | None = None,
-               verbose: bool = False) -> None:
+               verbose: bool = False, diagnostic: bool = False) -> None:
     """Runs `suites/<suite>` through pytest, prints the verdict table; exit 0 only on GO. pytest's own
     tracebacks go to the run's `tracebacks.log` unless `verbose`."""
     import pytest
 
     if target is not None:
-        _target(target)
+        read_target(target)
     run_dir = new_run_dir(reports, suite)
     # Locust's pytest plugin stays off: gevent's patching must never reach the harness process
     args = [str(REPO / "suites" / suite), "-q", "-p", "no:cacheprovider", "-p", "no:locust", "--run-dir", str(run_dir),
@@ -213,6 +76,10 @@ def _run_suite(suite: str, target: Path | None, reports: Path, extra: list[str],
         raise _fail(f"the {suite} suite did not run (pytest exit {code}); see the output above", 3)
     if not results.exists():
         raise _fail(f"no results were written (pytest exit {code}); see the output above", 3)
+    if diagnostic:  # judges no criterion: its table, and exit 0 once it was written
+        from harness.load.attribution import print_attribution
+
+        raise typer.Exit(print_attribution(run_dir, console))
     print_verdict(results)
     report = run_dir / "index.html"
     if report.exists():
@@ -239,7 +106,7 @@ def plan(target: TargetOption = None,
          provider: ProviderOption = None) -> None:
     """Before anything is sent: each criterion will run or SKIP (and the target field that enables it), the LLM
     calls of each suite and their estimated cost on the target's price table. Sends nothing."""
-    _target(target)
+    read_target(target)
     for name in suite or ["acceptance", "chaos"]:
         if not (REPO / "suites" / name).is_dir():
             raise _fail(f"--suite {name}: use acceptance, chaos, load or alerting", 2)
@@ -269,10 +136,12 @@ def chaos(target: TargetOption = None, reports: ReportsOption = Path("reports"),
 
 @app.command()
 def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
-         profile: Annotated[str, typer.Option(help="steady, spike, sustained, ramp, sweep, open, a "
-                                                   "comma list, or all (the plan's three)")] = "steady",
+         profile: Annotated[str, typer.Option(help="steady, spike, sustained, ramp, sweep, open, attribution (cost "
+                                                   "per callback), a comma list, all (the plan's three)")] = "steady",
          duration_scale: Annotated[float, typer.Option(help="stage lengths times this; CI: 0.02")] = 1.0,
          workers: Annotated[int, typer.Option(help="Locust workers (master/worker mode); 0 = one process")] = 0,
+         worker_provider: Annotated[str, typer.Option(help="--workers as local processes or containers (the "
+                                                           "services image, host network)")] = "local",
          rate: Annotated[float, typer.Option(help="open profile: requests/s")] = 10.0,
          arrival: Annotated[str, typer.Option(help="open/sweep: constant or poisson")] = "constant",
          master_bind: Annotated[str | None, typer.Option(help="HOST:PORT remote workers connect to "
@@ -290,16 +159,20 @@ def load(target: TargetOption = None, reports: ReportsOption = Path("reports"),
     try:
         options = load_options(profile=profile, duration_scale=duration_scale, workers=workers, rate=rate,
                                arrival=arrival, master_bind=master_bind, expect_workers=expect_workers,
-                               prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+                               prompt_tokens=prompt_tokens, output_tokens=output_tokens,
+                               worker_provider=worker_provider)
     except ValueError as exc:
         raise _fail(f"{exc}; e.g. harness load --profile spike", 2) from None
-    planned = _collect("load", target, options, provider)
-    console.print(f"load: estimated {planned['calls']} LLM calls, ${planned['usd']:.4f} at the plan's list prices"
-                  + (" on real providers" if planned["real_providers"] else " (the harness's mock: no money spent)"),
-                  highlight=False)
+    # attribution starts its own stacks, whose providers are always the harness's mock: nothing to spend
+    planned = _collect("load", target, options, provider) if profile != "attribution" else {"over_cap": None}
+    if "calls" in planned:
+        console.print(f"load: estimated {planned['calls']} LLM calls, ${planned['usd']:.4f} at the plan's list "
+                      "prices" + (" on real providers" if planned["real_providers"] else " (the harness's mock: no "
+                                                                                       "money spent)"), highlight=False)
     if planned["over_cap"] and not yes:
         raise _fail(f"{planned['over_cap']}; or pass --yes to send it anyway", 2)
-    _run_suite("load", target, reports, options + (["--spend-approved"] if yes else []), provider, verbose)
+    _run_suite("load", target, reports, options + (["--spend-approved"] if yes else []), provider, verbose,
+               diagnostic=profile == "attribution")
 
 
 @app.command()

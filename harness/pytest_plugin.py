@@ -55,6 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rate", type=float, default=10.0, help="load: open profile's requests/s")
     group.addoption("--arrival", default="constant", choices=["constant", "poisson"], help="load: open arrivals")
     group.addoption("--master-bind", default=None, help="load: HOST:PORT for --workers remote workers")
+    group.addoption("--worker-provider", default="local", choices=["local", "containers"],
+                    help="load: --workers as local processes or as containers of the services image")
     group.addoption("--prompt-tokens", default=None, help="load: synthetic prompt tokens (N, normal:M:S, uniform:A:B)")
     group.addoption("--output-tokens", default=None, help="load: max_tokens per request (same forms)")
     group.addoption("--spend-approved", action="store_true",
@@ -196,6 +198,13 @@ def stack(target: Target, pytestconfig: pytest.Config, request: pytest.FixtureRe
 
 
 @pytest.fixture(scope="session")
+def diagnostic_run(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Declares this run one that judges no criterion (load attribution): no verdict, the text said instead."""
+    results = pytestconfig.stash[_RUN].ensure(_suite_name(pytestconfig))
+    return lambda what: setattr(results, "diagnostic", what)
+
+
+@pytest.fixture(scope="session")
 def run_dir(pytestconfig: pytest.Config) -> Path:
     """This run's folder under reports/, where results.json and any run artefacts (load samples) go."""
     run = pytestconfig.stash[_RUN]
@@ -262,7 +271,8 @@ def _preview(items: list[pytest.Item], stack: Stack, config: pytest.Config) -> P
 
         options = config.option
         try:
-            profiles = choose_profiles(options.profile, options.duration_scale, options.rate, options.arrival)
+            profiles = choose_profiles(options.profile, options.duration_scale, options.rate, options.arrival,
+                                       stack.target.load.sweep_rates)
         except ValueError:
             profiles = []  # the load suite says why, in its own words
     return preview(items, stack, _suite_name(config), profiles)
@@ -370,10 +380,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if run.results is None or run.aborted is not None:
         return
     terminalreporter.section("criteria")
-    for line in run.results.reasons():
-        terminalreporter.write_line(line[:200])
     path = config.stash.get(_RESULTS_PATH, None)
-    terminalreporter.write_line(f"verdict: {run.results.verdict} ({run.results.coverage()})   results: {path}")
+    if run.results.diagnostic and not run.results.records:
+        terminalreporter.write_line(f"no verdict: {run.results.diagnostic}   results: {path}")
+    else:
+        for line in run.results.reasons():
+            terminalreporter.write_line(line[:200])
+        terminalreporter.write_line(f"verdict: {run.results.verdict} ({run.results.coverage()})   results: {path}")
     if path is not None:
         problem = config.stash.get(_REPORT_ERROR, None)
         terminalreporter.write_line(f"report: {path.parent / 'index.html'}" if problem is None

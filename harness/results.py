@@ -114,6 +114,8 @@ class RunResults(BaseModel):
     preview: str = Field("", description="what the run was to do, said before it started (harness.preview)")
     spend: SpendSummary | None = Field(None, description="the LLM calls the harness itself sent, and their cost")
     stopped: str | None = Field(None, description="why the run stopped before its end (the spend guard)")
+    diagnostic: str | None = Field(None, description="a run that measures without judging a criterion (load "
+                                   "attribution): what it measured; it has no verdict")
 
     @property
     def verdict(self) -> Literal["GO", "NO-GO"]:

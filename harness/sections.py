@@ -4,7 +4,7 @@ own components the harness reads (its backup store, its event stream and truth r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -41,6 +41,17 @@ class LoadSettings(_Model):
     dataset: Path | None = Field(None, description="JSONL prompts to replay ({prompt} or {messages}, optional "
                                                    "output_tokens), relative to the target file")
     model_weights: list[float] = Field(default_factory=list, description="the models' mix, one weight per model")
+    sweep_rates: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [5.0, 10.0, 20.0, 40.0, 80.0, 160.0], min_length=1,
+        description="--profile sweep: its open-loop rates (requests/s), 20 s each; finer steps place the knee closer")
+    attribution_rates: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [10.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0], min_length=1,
+        description="--profile attribution: the sweep's open-loop rates (requests/s), 10 s each, every variant alike")
+    attribution_workers: list[Annotated[int, Field(ge=1, le=16)]] = Field(
+        default_factory=lambda: [1, 2, 4], min_length=1,
+        description="--profile attribution: LiteLLM worker counts to compare")
+    attribution_repeat: bool = Field(True, description="--profile attribution: run the reference twice (first and "
+                                     "last), so the table says how much two runs of one config differ")
 
     @field_validator("model_weights")
     @classmethod

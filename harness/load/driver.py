@@ -12,10 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -91,11 +92,15 @@ def _spec_document(spec: LoadSpec, profile: Profile, lanes: int) -> dict[str, An
 
 def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 0, watch_pid: int | None = None,
              allow_hosts: Sequence[str] = (), on_progress: Callable[[dict[str, Any]], None] | None = None,
-             master_bind: str | None = None, worker_wait_s: float = 60.0) -> LoadRun:
+             master_bind: str | None = None, worker_wait_s: float = 60.0, sample_every_s: float = 1.0,
+             worker_provider: Literal["local", "containers"] = "local") -> LoadRun:
     """Runs `profile` against `spec.url`; returns every sample and their summary. Ctrl-C stops it cleanly.
 
     `workers` Locust workers run as local processes; with `master_bind` ("HOST:PORT") none is started here
-    and the master waits up to `worker_wait_s` for `workers` remote ones (`harness load-worker --master`)."""
+    and the master waits up to `worker_wait_s` for `workers` remote ones (`harness load-worker --master`).
+    `worker_provider` containers: each local worker is a container of the services image on the host's
+    network (the same runner, packaged as a pod would run it). The gateway process `watch_pid` is sampled
+    every `sample_every_s` (its CPU, memory, restarts)."""
     check_host(spec.url, allow_hosts)
     out_dir.mkdir(parents=True, exist_ok=True)
     if spec.warmup:
@@ -111,14 +116,18 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
     interrupted = False
     restore = _catch_ctrl_c()
     try:
-        with ResourceMonitor(watch_pid) as resources:
+        with ResourceMonitor(watch_pid, sample_every_s) as resources:
             if workers:
                 host, port = _bind(master_bind)
                 main = supervisor.start("load-master", [*base, "--master", str(workers), "--bind", host, "--port",
                                                         str(port), "--wait-s", str(worker_wait_s)],
                                         env=env, cwd=REPO, stop_signal=signal.SIGINT)
-                worker = [sys.executable, "-m", "harness.load.runner", "--worker", "--connect", host, "--port",
-                          str(port), *[arg for h in allow_hosts for arg in ("--allow-host", h)]]
+                worker = ["-m", "harness.load.runner", "--worker", "--connect", host, "--port", str(port),
+                          *[arg for h in allow_hosts for arg in ("--allow-host", h)]]
+                if worker_provider == "containers" and not master_bind:
+                    worker = _in_container(supervisor, worker)
+                else:
+                    worker = [sys.executable, *worker]
                 for index in range(0 if master_bind else workers):
                     supervisor.start(f"load-worker-{index}", worker, env=env, cwd=REPO, stop_signal=signal.SIGINT)
             else:
@@ -144,6 +153,21 @@ def run_load(spec: LoadSpec, profile: Profile, out_dir: Path, *, workers: int = 
     stages = [summarize(s for s in samples if s.stage == i) for i in range(len(profile.stages))] \
         if profile.arrival != "closed" and len(profile.stages) > 1 else []
     return LoadRun(profile, summarize(samples), resources, out_dir, workers, interrupted, samples, stages)
+
+
+def _in_container(supervisor: Supervisor, worker: list[str]) -> list[str]:
+    """`docker run` of the worker in the services image, on the host's network (it reaches the master and a
+    loopback gateway as a local process would); the key by environment name only, never on the command line.
+    Labelled for the reaper: a killed harness leaves no worker container."""
+    from harness.images import IMAGES, MissingImage, present
+
+    image = os.environ.get("HARNESS_LOAD_WORKER_IMAGE") or IMAGES["services"].tag
+    if present(image) is None:
+        raise MissingImage(f"no worker image {image}: run `harness images build services`")
+    label = f"org.gateway-harness.run=load-{uuid.uuid4().hex[:12]}"
+    supervisor.guard_docker(label)
+    return ["docker", "run", "--rm", "--init", "--network", "host", "--label", label, "--cpus", "1",
+            "-e", "HARNESS_LOAD_KEY", image, "python", *worker]
 
 
 def _bind(master_bind: str | None) -> tuple[str, int]:

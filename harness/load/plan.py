@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from harness.load.driver import DEFAULT_PROMPTS, LoadSpec
 from harness.load.hosts import parse_address
 from harness.load.payloads import TokenCount, read_dataset
-from harness.load.profiles import PROFILES, Profile, open_loop, sweep
+from harness.load.profiles import PROFILES, SWEEP_RATES, Profile, open_loop, sweep
 from harness.stack import Stack
 
 __all__ = ["choose_profiles", "load_options", "progress_printer", "spec_for"]
@@ -20,8 +20,10 @@ __all__ = ["choose_profiles", "load_options", "progress_printer", "spec_for"]
 PLAN_PROFILES = ("steady", "spike", "sustained")
 
 
-def choose_profiles(names: str, scale: float = 1.0, rate: float = 10.0, arrival: str = "constant") -> list[Profile]:
-    """`steady`, `spike,steady`, `all` (the plan's three), `ramp`, `sweep`, `open` (at `rate`), scaled."""
+def choose_profiles(names: str, scale: float = 1.0, rate: float = 10.0, arrival: str = "constant",
+                    sweep_rates: Sequence[float] = SWEEP_RATES) -> list[Profile]:
+    """`steady`, `spike,steady`, `all` (the plan's three), `ramp`, `sweep` (`sweep_rates`: the target's
+    load.sweep_rates), `open` (at `rate`), scaled."""
     chosen = []
     for name in [n.strip() for n in names.split(",") if n.strip()]:
         if name == "all":
@@ -31,7 +33,7 @@ def choose_profiles(names: str, scale: float = 1.0, rate: float = 10.0, arrival:
         elif name == "open":
             chosen.append(open_loop(rate, 60.0, arrival))  # type: ignore[arg-type]
         elif name == "sweep":
-            chosen.append(sweep(arrival=arrival))  # type: ignore[arg-type]
+            chosen.append(sweep(tuple(sorted(sweep_rates)), arrival=arrival))  # type: ignore[arg-type]
         else:
             known = ", ".join([*PROFILES, "open", "sweep", "all"])
             raise ValueError(f"unknown load profile {name!r}; known: {known}")
@@ -40,13 +42,26 @@ def choose_profiles(names: str, scale: float = 1.0, rate: float = 10.0, arrival:
 
 def load_options(*, profile: str, duration_scale: float, workers: int, rate: float, arrival: str,
                  master_bind: str | None = None, expect_workers: int = 0, prompt_tokens: str | None = None,
-                 output_tokens: str | None = None) -> list[str]:
+                 output_tokens: str | None = None, worker_provider: str = "local") -> list[str]:
     """`harness load`'s options checked and turned into the load suite's pytest options; ValueError names
     the bad one."""
+    if profile == "attribution":
+        if workers or master_bind or expect_workers:
+            raise ValueError("--profile attribution runs one load process per variant; drop --workers/--master-bind")
+        return ["--profile", profile, "--duration-scale", str(duration_scale),
+                *[arg for name, value in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens))
+                  if value is not None and TokenCount.parse(value) for arg in (name, value)]]
+    if "attribution" in profile.split(","):
+        raise ValueError("--profile attribution runs alone (it starts a stack per variant)")
     if arrival not in ("constant", "poisson"):
         raise ValueError(f"--arrival {arrival}: use constant or poisson")
     if workers < 0 or expect_workers < 0:
         raise ValueError("--workers and --expect-workers must be 0 or more")
+    if worker_provider not in ("local", "containers"):
+        raise ValueError(f"--worker-provider {worker_provider}: use local or containers")
+    if worker_provider == "containers" and (not workers or master_bind):
+        raise ValueError("--worker-provider containers starts the --workers N here; remote workers (--master-bind) "
+                         "run harness load-worker wherever they are")
     if (master_bind is None) != (expect_workers == 0):
         raise ValueError("--master-bind HOST:PORT and --expect-workers N go together (remote workers: "
                          "harness load-worker --master HOST:PORT on each)")
@@ -54,7 +69,8 @@ def load_options(*, profile: str, duration_scale: float, workers: int, rate: flo
         parse_address(master_bind, "--master-bind")
     choose_profiles(profile, duration_scale, rate, arrival)
     options = ["--profile", profile, "--duration-scale", str(duration_scale), "--workers",
-               str(expect_workers or workers), "--rate", str(rate), "--arrival", arrival]
+               str(expect_workers or workers), "--rate", str(rate), "--arrival", arrival,
+               "--worker-provider", worker_provider]
     if master_bind is not None:
         options += ["--master-bind", master_bind]
     for name, value in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens)):

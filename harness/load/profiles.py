@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["PROFILES", "Profile", "Stage", "open_loop", "sweep"]
+__all__ = ["PROFILES", "SWEEP_RATES", "Profile", "Stage", "open_loop", "sweep"]
 
 Arrival = Literal["closed", "constant", "poisson"]
 
@@ -76,7 +76,10 @@ def open_loop(rate: float, duration_s: float, arrival: Arrival = "constant") -> 
                    summary=f"{arrival} arrivals at {rate:g} requests/s for {duration_s:g} s")
 
 
-def sweep(rates: tuple[float, ...] = (5, 10, 20, 40, 80, 160), step_s: float = 20.0,
+SWEEP_RATES = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0)
+
+
+def sweep(rates: tuple[float, ...] = SWEEP_RATES, step_s: float = 20.0,
           arrival: Arrival = "constant") -> Profile:
     """Rising open-loop rates, one step each, to find where the gateway stops keeping up (the knee)."""
     return Profile("sweep", tuple(Stage(step_s * (i + 1), rate=r) for i, r in enumerate(rates)), arrival=arrival,

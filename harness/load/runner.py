@@ -19,6 +19,7 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -83,7 +84,8 @@ class _Progress:
 def _worker(args: argparse.Namespace, key: str, stop: gevent.event.Event) -> int:
     """Connects to the master, takes the run's spec from it, checks the target against its own allow-list
     (`--allow-host`), and sends. The gateway key never crosses the master link: it is this machine's own."""
-    name = f"worker-{socket.gethostname()}-{os.getpid()}"
+    # host and pid alone repeat across containers on the host's network (same hostname, pid 7 in each)
+    name = f"worker-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
     env = Environment(user_classes=[users.ArrivalUser, users.ChatUser])
     runner = env.create_worker_runner(args.connect, args.port)
 
@@ -105,6 +107,11 @@ def _worker(args: argparse.Namespace, key: str, stop: gevent.event.Event) -> int
 
     runner.register_message("harness_spec", on_spec)
     env.events.report_to_master.add_listener(ship)
+    # a worker serves one run: it leaves once its users stopped and one more report (every 3 s) carried the
+    # last samples. Waiting for the master's quit cost a remote worker ~60 s: Locust's worker sleeps the
+    # stop_timeout before it reads another message, and the master forgets a stopped worker, so its quit
+    # reached none; the worker only left on the 60 s heartbeat timeout.
+    env.events.test_stop.add_listener(lambda **kw: gevent.spawn_later(_FINAL_REPORT_WAIT_S, stop.set))
     runner.send_message("harness_hello", {"worker": name})
     gevent.spawn(lambda: (stop.wait(), runner.quit()))
     runner.greenlet.join()

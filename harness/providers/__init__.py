@@ -15,15 +15,16 @@ from harness.target import Target
 __all__ = ["ExternalProvider", "LocalProvider", "MissingDependency", "Provider", "provider_for"]
 
 
-def provider_for(target: Target, run_dir: Path) -> Provider:
+def provider_for(target: Target, run_dir: Path, *, gateway_workers: int = 1) -> Provider:
+    """The target's provider; `gateway_workers` LiteLLM processes where the harness starts the gateway."""
     if target.provider == "external":
         return ExternalProvider(target)
     if target.provider == "containers":
         from harness.providers.containers import ContainersProvider  # docker libraries only when asked for
 
-        return ContainersProvider(target, run_dir)
+        return ContainersProvider(target, run_dir, gateway_workers=gateway_workers)
     if target.provider == "compose":
         from harness.providers.compose import ComposeProvider
 
         return ComposeProvider(target, run_dir)
-    return LocalProvider(target, run_dir)
+    return LocalProvider(target, run_dir, gateway_workers=gateway_workers)

@@ -50,7 +50,7 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 class ContainersProvider(Provider):
     """Starts the stack for a Target in containers; `start()` returns the Stack, `stop()` removes it all."""
 
-    def __init__(self, target: Target, run_dir: Path) -> None:
+    def __init__(self, target: Target, run_dir: Path, *, gateway_workers: int = 1) -> None:
         if target.litellm_config is None:
             raise ValueError("the containers provider needs target.litellm_config")
         self.target = target
@@ -67,6 +67,7 @@ class ContainersProvider(Provider):
         self.supervisor: Supervisor | None = None
         self.network: Network | None = None
         self.containers: dict[str, DockerContainer] = {}
+        self.gateway_workers = gateway_workers
 
     def _image(self, name: str) -> str:
         # `harness upgrade-check` runs a candidate release's image, whatever the target names
@@ -137,7 +138,8 @@ class ContainersProvider(Provider):
                                                 ("openai", "anthropic", "gemini")},
                           redis=("faults", PROXY_PORTS["redis"]),
                           langfuse_url=f"http://faults:{PROXY_PORTS['langfuse']}",
-                          alerts_url="http://alerts:9000", teams_file=f"/app/keys/{keys_file.name}")
+                          alerts_url="http://alerts:9000", teams_file=f"/app/keys/{keys_file.name}",
+                          workers=self.gateway_workers)
         self._run("litellm", LiteLLMContainer(images["litellm"], self.config, keys_file).with_litellm_env(**env),
                   "litellm")
         self._run("router", RouterContainer(services, keys.master, self.target.router_timeout_s), "router")
@@ -159,6 +161,11 @@ class ContainersProvider(Provider):
         roles = {"gateway": "litellm", "router": "router", "bot": "bot", "redis": "redis", "postgres": "postgres"}
         stack.control = ContainerControl({role: self.containers[name].get_wrapped_container().id
                                           for role, name in roles.items()})
+        # the gateway's process as this host sees it: load runs watch its CPU, memory and restarts (LD-5)
+        gateway = self.containers["litellm"].get_wrapped_container()
+        gateway.reload()
+        if gateway.attrs["State"].get("Pid"):
+            stack.pids["litellm"] = int(gateway.attrs["State"]["Pid"])
         return stack
 
     def _save_log(self, name: str, container: DockerContainer) -> Path:

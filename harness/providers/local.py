@@ -41,7 +41,7 @@ class LocalProvider(Provider):
     """Starts the embedded stack for a Target; `start()` returns the Stack, `stop()` ends it all."""
 
     def __init__(self, target: Target, run_dir: Path, *, postgres: bool = True, startup_deadline_s: float = 120.0,
-                 master_key: str | None = None) -> None:
+                 master_key: str | None = None, gateway_workers: int = 1) -> None:
         self.target = target
         self.config = target.litellm_config
         if self.config is None:
@@ -58,6 +58,7 @@ class LocalProvider(Provider):
         self.supervisor: Supervisor | None = None
         self._faults_port = 0
         self._master_key = master_key
+        self.gateway_workers = gateway_workers
 
     def start(self) -> Stack:
         litellm = find_litellm()
@@ -120,7 +121,8 @@ class LocalProvider(Provider):
                                                     ("openai", "anthropic", "gemini")},
                               redis=(proxies["redis"].host, proxies["redis"].port),
                               langfuse_url=f"http://{proxies['langfuse'].address}",
-                              alerts_url=url["alerts"], teams_file=str(teams_file))
+                              alerts_url=url["alerts"], teams_file=str(teams_file), workers=self.gateway_workers,
+                              scratch=self.tmp)
             gateway = sup.start("litellm", [str(litellm), "--config", str(self.config), "--host", "127.0.0.1",
                                             "--port", str(gateway_port)], env=env, cwd=self.config.parent)
             gateway_url = f"http://127.0.0.1:{gateway_port}"

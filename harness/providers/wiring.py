@@ -12,8 +12,10 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -38,8 +40,8 @@ from harness.target import (
 )
 from harness.upgrade.candidate import litellm_dist
 
-__all__ = ["LOCK", "TRANSPORTS", "Endpoints", "StackKeys", "assemble", "find_litellm", "langfuse_standin",
-           "litellm_env", "litellm_pin", "run_config", "seed_model_prices", "write_team_keys"]
+__all__ = ["LOCK", "TRANSPORTS", "Endpoints", "StackKeys", "assemble", "config_copy", "find_litellm",
+           "langfuse_standin", "litellm_env", "litellm_pin", "run_config", "seed_model_prices", "write_team_keys"]
 
 LOCK = REPO / "stack" / "litellm" / "requirements.lock"
 TRANSPORTS = {"otlp": "OTLP (langfuse_otel callback)", "ingestion": "ingestion API (langfuse callback)"}
@@ -108,10 +110,14 @@ class StackKeys:
 
 
 def litellm_env(keys: StackKeys, *, provider_hosts: dict[str, str], redis: tuple[str, int], langfuse_url: str,
-                alerts_url: str, teams_file: str) -> dict[str, str]:
+                alerts_url: str, teams_file: str, workers: int = 1, scratch: Path | None = None) -> dict[str, str]:
     """The gateway's environment: each provider's base URL (`host:port` of its fault proxy), keys, Redis,
-    Langfuse, the budget webhook and the team keys file."""
-    return {
+    Langfuse, the budget webhook and the team keys file; `workers` LiteLLM worker processes (NUM_WORKERS),
+    their Prometheus samples in `scratch` (LiteLLM's default is one /tmp folder it wipes at every start)."""
+    extra = {"NUM_WORKERS": str(workers)} if workers > 1 else {}
+    if workers > 1 and scratch is not None:
+        extra["PROMETHEUS_MULTIPROC_DIR"] = str(scratch / "prometheus-multiproc")
+    return extra | {
         "HARNESS_TEAM_KEYS": teams_file,
         "HARNESS_ALERT_WEBHOOK": f"{alerts_url}/hooks/budget",
         "OPENAI_API_BASE": f"http://{provider_hosts['openai']}/v1",
@@ -134,15 +140,21 @@ def litellm_env(keys: StackKeys, *, provider_hosts: dict[str, str], redis: tuple
 def run_config(target: Target, folder: Path) -> Target:
     """The target with the config its gateway runs: as given, or (num_retries set) a copy of the config's
     folder (its hooks beside it) with router_settings.num_retries changed, which the checks then read."""
-    config = target.litellm_config
-    if config is None or target.num_retries is None:
+    config, retries = target.litellm_config, target.num_retries
+    if config is None or retries is None:
         return target
+    return target.with_litellm_config(config_copy(config, folder, lambda document: document.setdefault(
+        "router_settings", {}).update(num_retries=retries)))
+
+
+def config_copy(config: Path, folder: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of the config's folder (its hooks beside it) in `folder`, the config document changed by `edit`."""
     copy = folder / "litellm-config"
     shutil.copytree(config.parent, copy, ignore=shutil.ignore_patterns("__pycache__", "*.lock"))
     document = yaml.safe_load(config.read_text()) or {}
-    document.setdefault("router_settings", {})["num_retries"] = target.num_retries
+    edit(document)
     (copy / config.name).write_text(yaml.safe_dump(document, sort_keys=False))
-    return target.with_litellm_config(copy / config.name)
+    return copy / config.name
 
 
 def write_team_keys(target: Target, config: Path, folder: Path) -> tuple[list[Team], ProxyBudget | None, Path]:

@@ -157,16 +157,19 @@ def build_report(run_dir: Path, secrets: Iterable[str] = ()) -> Path:
         groups[row["group"]].append(row)
     overhead = run_dir / "overhead.json"
     upgrade = run_dir / "upgrade.json"  # written by `harness upgrade-check` into a candidate's run
+    attribution = run_dir / "attribution.json"  # harness load --profile attribution
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
     env.filters["fmt"] = plain
     counts = Counter(r["status"] for r in rows)
     html = env.get_template("report.html.j2").render(
-        run=run, verdict=run.verdict, groups=groups, counts=counts, rows=rows,
+        run=run, verdict="DIAGNOSTIC" if run.diagnostic and not run.records else run.verdict, groups=groups,
+        counts=counts, rows=rows,
         skips=[r for r in rows if r["status"] == "SKIP"], load=_load_sections(run_dir), chaos=_chaos(rows),
         retries=_retries(rows),
         overhead=json.loads(overhead.read_text()) if overhead.exists() else None, environment=_environment(run),
         upgrade=mask.data(json.loads(upgrade.read_text())) if upgrade.exists() else None,
+        attribution=json.loads(attribution.read_text()) if attribution.exists() else None,
         results_sha256=hashlib.sha256(results.read_bytes()).hexdigest())
     out = run_dir / "index.html"
     out.write_text(mask.text(html))

@@ -14,6 +14,7 @@ import pytest
 
 from harness import registry
 from harness.checks import load as checks
+from harness.images import MissingImage
 from harness.load import LoadRefused, LoadRun, run_load
 from harness.load.export import guidellm_summary, write_csv
 from harness.load.overhead import measure_overhead
@@ -28,7 +29,8 @@ Record = Callable[[Outcome], Outcome]
 def load_runs(stack: Stack, pytestconfig: pytest.Config, run_dir: Path) -> dict[str, LoadRun]:
     options = pytestconfig.option
     try:
-        profiles = choose_profiles(options.profile, options.duration_scale, options.rate, options.arrival)
+        profiles = choose_profiles(options.profile, options.duration_scale, options.rate, options.arrival,
+                                   stack.target.load.sweep_rates)
     except ValueError as exc:
         pytest.exit(f"load: {exc}", returncode=2)
     try:
@@ -58,8 +60,9 @@ def load_runs(stack: Stack, pytestconfig: pytest.Config, run_dir: Path) -> dict[
                                               watch_pid=stack.pids.get("litellm"),
                                               allow_hosts=stack.target.load.allow_hosts,
                                               on_progress=progress_printer(profile), master_bind=options.master_bind,
-                                              worker_wait_s=300.0 if options.master_bind else 60.0)
-            except LoadRefused as exc:
+                                              worker_wait_s=300.0 if options.master_bind else 60.0,
+                                              worker_provider=options.worker_provider)
+            except (LoadRefused, MissingImage) as exc:
                 pytest.exit(f"load: {exc}", returncode=2)
             samples = runs[profile.name].samples
             write_csv(samples, folder / "samples.csv")

@@ -133,3 +133,24 @@ def test_a_worker_refuses_a_host_it_was_not_given(namespaces: tuple[str, list[st
     finally:
         _finish(workers)
     assert control.requests(since=since) == []
+
+
+def _labelled_containers() -> list[str]:
+    done = subprocess.run(["docker", "ps", "-aq", "--filter", "label=org.gateway-harness.run"], capture_output=True,
+                          text=True, check=True)
+    return done.stdout.split()
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs docker and the services image")
+def test_two_container_workers_send_the_whole_run(provider: tuple[str, MockControl], tmp_path: Path) -> None:
+    """--worker-provider containers: each worker a container of the services image (the same runner a pod
+    would run), on the host's network; every request reaches the mock once and no container outlives the run."""
+    url, control = provider
+    before = set(_labelled_containers())
+    since = control.last_seq()
+    run = run_load(LoadSpec(url=url, key="sk-test", models=["gpt-4"], think_time_s=(0.0, 0.0), warmup=False),
+                   open_loop(20, 6), tmp_path / "containers", workers=2, worker_provider="containers")
+    assert len({s.worker for s in run.samples}) == 2, {s.worker for s in run.samples}
+    assert run.summary.requests == len(control.requests(since=since)) >= 100
+    assert run.summary.success_ratio == 1.0
+    assert set(_labelled_containers()) <= before
