@@ -60,14 +60,14 @@ def test_a_cap_below_the_estimate_refuses_before_the_first_call(stack: Stack, tm
 
 def test_a_call_whose_worst_case_passes_the_cap_is_never_sent_and_stops_the_run(stack: Stack,
                                                                               tmp_path: Path) -> None:
-    # MOD-3's estimate (3 short calls, ~$0.007) fits under $0.02; its first call, gpt-4 with no max_tokens,
-    # has a worst case of 4096 output tokens at $30/M (~$0.12): the guard must refuse it
+    # MOD-3's estimate (3 calls of ~1,600 tokens in at gpt-4's price, ~$0.054) fits under $0.07; its first call
+    # has a worst case of every input byte as a token (~8,300 at $10/M, ~$0.084): the guard must refuse it
     seq = _last_seq(stack)
     reports = tmp_path / "reports"
-    result = _harness("acceptance", "--target", str(_target(stack, tmp_path, max_spend_usd=0.02)),
+    result = _harness("acceptance", "--target", str(_target(stack, tmp_path, max_spend_usd=0.07)),
                       "--reports", str(reports), "-k", "mod_3")
     assert result.returncode == 3, result.stdout[-2000:] + result.stderr
-    assert "not sent" in result.stderr and "max_spend_usd $0.02" in result.stderr
+    assert "not sent" in result.stderr and "max_spend_usd $0.07" in result.stderr
     assert _sent_since(stack, seq) == []
     data = json.loads((reports / "latest" / "results.json").read_text())
     assert data["verdict"] == "NO-GO" and data["stopped"].startswith("spend guard: the next call (gpt-4")

@@ -55,16 +55,25 @@ def traces_per_model(stack: Stack) -> Outcome:
                    ("one trace per model, names distinct" if distinct else "models share a name in traces"))
 
 
-@check("MOD-3", spend=lambda t: Estimate(len(t.plan.cost_order), 30))
+# ~1,500 tokens: the price of the prompt decides, not the length of the answer. With a one-line prompt the
+# answers' lengths decided: a provider mock replying 10 tokens from gpt-4 and 32 from claude-3 made the
+# cheaper model the dearer call (MOD-3 FAILed against a healthy gateway, in about one run of twenty)
+_MOD3_PROMPT = "Summarise the value of a gateway in one sentence. " + "The gateway routes each request. " * 250
+
+
+@check("MOD-3", spend=lambda t: Estimate(len(t.plan.cost_order), 1_600, 64))
 def cost_ordering(stack: Stack) -> Outcome:
-    """MOD-3: the same prompt costs strictly less down the plan's order (gpt-4 > claude-3 > gemini-2)."""
+    """MOD-3: the same prompt costs strictly less down the plan's order (gpt-4 > claude-3 > gemini-2). The
+    prompt is long and the answer short, so the comparison is of the models' prices, not of their answers."""
     order = stack.target.plan.cost_order
-    prompt = "Summarise the value of a gateway in one sentence."
-    costs = {model: chat(stack, model, prompt).cost for model in order}
+    calls = {model: chat(stack, model, _MOD3_PROMPT, max_tokens=32) for model in order}
+    costs = {model: call.cost for model, call in calls.items()}
     values = [costs[m] for m in order]
     ok = all(v is not None for v in values) and all(a > b for a, b in itertools.pairwise(values))
+    usage = {m: f"{c.usage.get('prompt_tokens')} in, {c.usage.get('completion_tokens')} out" for m, c in calls.items()}
     return Outcome(id="MOD-3", passed=ok, measured=costs, threshold=" > ".join(order), unit="USD",
-                   detail="costs fall in the plan's order" if ok else f"costs out of order or missing: {costs}")
+                   detail=("costs fall in the plan's order" if ok else f"costs out of order or missing: {costs}")
+                   + f"; tokens {usage}", evidence={"usage": usage})
 
 
 @check("MOD-4", spend=Estimate(1, 20))
