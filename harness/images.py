@@ -19,9 +19,11 @@ from pathlib import Path
 
 from harness.target import REPO
 
-__all__ = ["IMAGES", "ImageSpec", "MissingImage", "build", "build_litellm", "describe", "present", "recipe", "stale"]
+__all__ = ["IMAGES", "RUN_LABEL", "ImageSpec", "MissingImage", "build", "build_litellm", "describe", "present",
+           "recipe", "stale"]
 
 LITELLM_VERSION = "1.103.0"
+RUN_LABEL = "org.gateway-harness.run"  # on every container, network and volume a run starts: the reaper's key
 BASE = "gateway-harness/bookworm:base"
 MIRROR = "http://deb.debian.org/debian"
 _HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")

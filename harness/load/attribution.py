@@ -132,10 +132,10 @@ def variant_config(config: Path, variant: Variant, folder: Path) -> Path:
 def attribution_profile(rates: Sequence[float], scale: float = 1.0) -> Profile:
     """The sweep each variant gets: rising open-loop rates (load.attribution_rates), 10 s each (scaled, at
     least 5 s)."""
-    profile = sweep(tuple(sorted(rates)), step_s=10.0).scaled(scale)
-    step = profile.stages[0].until_s
-    return replace(profile, name="attribution", summary=f"open-loop rates {', '.join(f'{r:g}' for r in sorted(rates))}"
-                   f" requests/s, {step:g} s each")
+    ordered = tuple(sorted(rates))
+    profile = sweep(ordered, step_s=10.0).scaled(scale)
+    return replace(profile, name="attribution", summary=f"open-loop rates {', '.join(f'{r:g}' for r in ordered)}"
+                   f" requests/s, {profile.stages[0].until_s:g} s each")
 
 
 def cpu_per_request(run: LoadRun, kept_up_to: float | None) -> tuple[float | None, str]:
@@ -189,8 +189,8 @@ def print_attribution(run_dir: Path, console: Console) -> int:
     document = json.loads(path.read_text())
     rows = [Row(**row) for row in document["rows"]]
     console.print(table(rows))
-    if noise(rows):
-        console.print(noise(rows), highlight=False)
+    if document.get("noise"):
+        console.print(document["noise"], highlight=False)
     console.print(f"each variant: {document['profile']}; rows in {path}; report: {run_dir / 'index.html'}",
                   highlight=False)
     return 0

@@ -159,12 +159,12 @@ def _in_container(supervisor: Supervisor, worker: list[str]) -> list[str]:
     """`docker run` of the worker in the services image, on the host's network (it reaches the master and a
     loopback gateway as a local process would); the key by environment name only, never on the command line.
     Labelled for the reaper: a killed harness leaves no worker container."""
-    from harness.images import IMAGES, MissingImage, present
+    from harness.images import IMAGES, RUN_LABEL, MissingImage, present
 
     image = os.environ.get("HARNESS_LOAD_WORKER_IMAGE") or IMAGES["services"].tag
     if present(image) is None:
         raise MissingImage(f"no worker image {image}: run `harness images build services`")
-    label = f"org.gateway-harness.run=load-{uuid.uuid4().hex[:12]}"
+    label = f"{RUN_LABEL}=load-{uuid.uuid4().hex[:12]}"
     supervisor.guard_docker(label)
     return ["docker", "run", "--rm", "--init", "--network", "host", "--label", label, "--cpus", "1",
             "-e", "HARNESS_LOAD_KEY", image, "python", *worker]

@@ -45,12 +45,15 @@ def load_options(*, profile: str, duration_scale: float, workers: int, rate: flo
                  output_tokens: str | None = None, worker_provider: str = "local") -> list[str]:
     """`harness load`'s options checked and turned into the load suite's pytest options; ValueError names
     the bad one."""
+    tokens = []
+    for name, value in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens)):
+        if value is not None:
+            TokenCount.parse(value)
+            tokens += [name, value]
     if profile == "attribution":
         if workers or master_bind or expect_workers:
             raise ValueError("--profile attribution runs one load process per variant; drop --workers/--master-bind")
-        return ["--profile", profile, "--duration-scale", str(duration_scale),
-                *[arg for name, value in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens))
-                  if value is not None and TokenCount.parse(value) for arg in (name, value)]]
+        return ["--profile", profile, "--duration-scale", str(duration_scale), *tokens]
     if "attribution" in profile.split(","):
         raise ValueError("--profile attribution runs alone (it starts a stack per variant)")
     if arrival not in ("constant", "poisson"):
@@ -73,11 +76,7 @@ def load_options(*, profile: str, duration_scale: float, workers: int, rate: flo
                "--worker-provider", worker_provider]
     if master_bind is not None:
         options += ["--master-bind", master_bind]
-    for name, value in (("--prompt-tokens", prompt_tokens), ("--output-tokens", output_tokens)):
-        if value is not None:
-            TokenCount.parse(value)
-            options += [name, value]
-    return options
+    return options + tokens
 
 
 def spec_for(stack: Stack, *, prompt_tokens: str | None = None, output_tokens: str | None = None) -> LoadSpec:

@@ -23,7 +23,7 @@ from testcontainers.core.network import Network
 from harness._proc import Supervisor
 from harness.control import ContainerControl
 from harness.faults import Toxiproxy
-from harness.images import IMAGES, MissingImage, describe, present
+from harness.images import IMAGES, RUN_LABEL, MissingImage, describe, present
 from harness.providers._containers import (
     PROXY_PORTS,
     UPSTREAMS,
@@ -42,7 +42,6 @@ from harness.target import Target
 
 __all__ = ["RUN_LABEL", "ContainersProvider"]
 
-RUN_LABEL = "org.gateway-harness.run"
 # Ryuk cannot be pulled without a registry; the reaper below does its job
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 

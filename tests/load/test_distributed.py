@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness._proc import Supervisor
+from harness.images import RUN_LABEL
 from harness.load import LoadRefused, LoadSpec, open_loop, run_load
 from harness.standins.mockllm import MockControl
 
@@ -136,8 +137,8 @@ def test_a_worker_refuses_a_host_it_was_not_given(namespaces: tuple[str, list[st
 
 
 def _labelled_containers() -> list[str]:
-    done = subprocess.run(["docker", "ps", "-aq", "--filter", "label=org.gateway-harness.run"], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={RUN_LABEL}"], capture_output=True, text=True,
+                          check=True)
     return done.stdout.split()
 
 
