@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import httptools
 
@@ -77,14 +77,24 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 class App:
     """Routes requests by method and path pattern; `{name}` captures (part of) one path segment."""
 
-    def __init__(self, not_found: Response | None = None, not_allowed: Response | None = None) -> None:
+    def __init__(self, not_found: Response | None = None, not_allowed: Response | None = None,
+                 bad_request: Callable[[Request, str], Response] | None = None) -> None:
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._exact: dict[tuple[str, str], Handler] = {}
+        self._patterns: list[tuple[str, str]] = []
         self._not_found = not_found or json_response({"error": "no such route"}, 404)
         self._not_allowed = not_allowed or json_response({"error": "method not allowed"}, 405)
+        # a stand-in answers a request it cannot read as its vendor would (that vendor's 400 body)
+        self._bad_request = bad_request or (lambda _, message: json_response(
+            {"error": "bad request", "message": message}, 400))
+
+    def routes(self) -> list[tuple[str, str]]:
+        """(method, pattern) of every registered route, in registration order."""
+        return list(self._patterns)
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
+            self._patterns.append((method, pattern))
             if "{" not in pattern:
                 self._exact[(method, pattern)] = handler
             else:
@@ -104,7 +114,8 @@ class App:
                     if method != request.method:
                         allowed = True
                         continue
-                    request.params = match.groupdict()
+                    # a captured segment is the decoded text, as Go's and most routers give it
+                    request.params = {k: unquote(v) for k, v in match.groupdict().items()}
                     handler = candidate
                     break
             if handler is None:
@@ -114,7 +125,7 @@ class App:
         try:
             return await handler(request)
         except (ValueError, KeyError, TypeError) as exc:
-            return json_response({"error": "bad request", "message": str(exc)}, 400)
+            return self._bad_request(request, f"missing field {exc}" if isinstance(exc, KeyError) else str(exc))
 
 
 def _head(status: int, content_type: str, headers: dict[str, str], length: int | None, keep_alive: bool) -> bytes:
@@ -212,6 +223,9 @@ class _Connection(asyncio.Protocol):
         except StreamAborted:
             transport.abort()
             return False
+        except Exception:  # a bug mid-stream: the client sees the cut at once instead of waiting for its timeout
+            transport.abort()
+            raise
         transport.write(b"0\r\n\r\n")
         return True
 

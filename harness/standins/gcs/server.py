@@ -116,7 +116,6 @@ def _multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], bytes, s
 def create_app(faults: frozenset[str] = frozenset()) -> web.Application:
     store = _Store(faults)
     app = web.Application(client_max_size=1024 * 1024 * 1024)
-    app["store"] = store
 
     async def insert_bucket(request: web.Request) -> web.Response:
         body = await request.json()

@@ -134,8 +134,19 @@ def _observation_type(attributes: dict[str, Any]) -> str:
     return "generation" if _first(attributes, _MODEL_KEYS) is not None else "span"
 
 
+def _details(attributes: dict[str, Any], key: str) -> dict[str, float]:
+    """A `langfuse.observation.*_details` attribute (a JSON object of numbers, as the Langfuse SDK writes it)."""
+    parsed = _parsed(attributes.get(key))
+    if not isinstance(parsed, dict):
+        return {}
+    return {str(k): v for k, v in parsed.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def _usage(attributes: dict[str, Any]) -> dict[str, float]:
     usage: dict[str, float] = {}
+    explicit = _details(attributes, "langfuse.observation.usage_details")
+    if explicit:  # the Langfuse SDK's own attribute wins, as in Langfuse's processor
+        return {**explicit, "total": explicit.get("total", sum(explicit.values()))}
     for key, value in attributes.items():
         if (key.startswith("gen_ai.usage.") and key != "gen_ai.usage.cost") or key.startswith("llm.token_count."):
             name = key.removeprefix("gen_ai.usage.").removeprefix("llm.token_count.")
@@ -217,6 +228,7 @@ def _span_events(span: dict[str, Any], resource: dict[str, Any], scope: dict[str
     code = status.get("code")
     error = code in (_STATUS_ERROR, "STATUS_CODE_ERROR")
     cost = attributes.get("gen_ai.usage.cost")
+    costs = _details(attributes, "langfuse.observation.cost_details") or ({"total": float(cost)} if cost else {})
     observation = {
         "id": span["spanId"], "traceId": trace_id, "parentObservationId": parent, "name": span.get("name"),
         "startTime": start, "endTime": end, "environment": environment,
@@ -229,7 +241,7 @@ def _span_events(span: dict[str, Any], resource: dict[str, Any], scope: dict[str
         "modelParameters": _parsed(attributes.get("langfuse.observation.model.parameters")
                                    or attributes.get("llm.invocation_parameters")),
         "usageDetails": _usage(attributes),
-        "costDetails": {"total": float(cost)} if cost else {},
+        "costDetails": costs,
         **_input_output(attributes, "langfuse.observation"),
     }
     if not isinstance(observation["modelParameters"], dict):

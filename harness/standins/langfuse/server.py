@@ -15,58 +15,18 @@ from typing import Any
 
 from harness._http import App, Request, Response, json_response
 from harness.standins.langfuse import otel
+from harness.standins.langfuse.events import problem as event_problem
 from harness.standins.langfuse.store import Store, parse_time
 
 __all__ = ["VERSION", "create_app"]
 
 VERSION = "3.225.4-standin"
-_EVENT_TYPES = {"trace-create", "span-create", "span-update", "generation-create", "generation-update",
-                "event-create", "score-create", "sdk-log", "observation-create", "observation-update",
-                "agent-create", "tool-create", "chain-create", "retriever-create", "evaluator-create",
-                "embedding-create", "guardrail-create"}
-_LEVELS = {"DEBUG", "DEFAULT", "WARNING", "ERROR"}
-_TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 _MAX_BODY = 4_500_000
 
 
 def _unauthorized() -> Response:
     return json_response({"error": "UnauthorizedError",
                           "message": "Invalid credentials. Confirm that you've configured the correct host."}, 401)
-
-
-def _validate(event: Any) -> str | None:
-    """Returns why an event is invalid (Langfuse's zod rules that matter), or None."""
-    if not isinstance(event, dict):
-        return "event must be an object"
-    ident = event.get("id")
-    if not isinstance(ident, str) or not 1 <= len(ident) <= 800 or "\r" in ident:
-        return "id: string of 1-800 characters required"
-    if event.get("type") not in _EVENT_TYPES:
-        return f"type: invalid discriminator value {event.get('type')!r}"
-    stamp = event.get("timestamp")
-    if not isinstance(stamp, str) or not _TZ.search(stamp):
-        return "timestamp: ISO-8601 with a timezone required"
-    try:
-        parse_time(stamp)
-    except ValueError:
-        return "timestamp: not a datetime"
-    body = event.get("body")
-    if not isinstance(body, dict):
-        return "body: object required"
-    kind = event["type"]
-    if kind not in {"trace-create", "score-create", "sdk-log"} and not isinstance(body.get("id"), str):
-        return "body.id: required"
-    if body.get("level") is not None and body["level"] not in _LEVELS:
-        return f"body.level: must be one of {sorted(_LEVELS)}"
-    for key in ("startTime", "endTime", "completionStartTime", "timestamp"):
-        if body.get(key) is not None:
-            try:
-                parse_time(body[key])
-            except (ValueError, TypeError):
-                return f"body.{key}: not a datetime"
-    if kind == "score-create" and not body.get("name"):
-        return "body.name: required"
-    return None
 
 
 def _page(request: Request) -> tuple[int, int] | Response:
@@ -128,7 +88,7 @@ def create_app(store: Store, public_key: str, secret_key: str) -> App:
                                                            str(e.get("timestamp", ""))) if isinstance(e, dict)
                          else (False, ""))
         for event in ordered:
-            problem = _validate(event)
+            problem = event_problem(event)
             ident = event.get("id", "unknown") if isinstance(event, dict) else "unknown"
             if problem:
                 errors.append({"id": ident, "status": 400, "message": "Invalid request data", "error": problem})
@@ -158,7 +118,7 @@ def create_app(store: Store, public_key: str, secret_key: str) -> App:
             return json_response({"error": f"Invalid OTLP request: {exc}"}, 400)
         store.stats["batches"] += 1
         for event in events:
-            problem = _validate(event)
+            problem = event_problem(event)
             if problem:  # our own mapping produced it: a stand-in bug, not the sender's
                 return json_response({"error": f"stand-in mapping produced an invalid event: {problem}"}, 500)
             store.stats["otlp_spans"] += event["type"] != "trace-create"
@@ -248,6 +208,28 @@ def create_app(store: Store, public_key: str, secret_key: str) -> App:
                              for k in ("traceId", "type", "name", "level", "parentObservationId"))]
         items.sort(key=lambda o: str(o.get("startTime") or ""), reverse=True)
         return json_response(_paginate(items, *paging))
+
+    @app.route("GET", "/api/public/v2/observations")
+    async def observations_v2(request: Request) -> Response:
+        if not authorized(request):
+            return _unauthorized()
+        query = request.query
+        try:
+            limit = int(query.get("limit", 50))
+            offset = int(base64.urlsafe_b64decode(query["cursor"]).decode()) if query.get("cursor") else 0
+        except (ValueError, UnicodeDecodeError):
+            limit, offset = 0, -1
+        if not 1 <= limit <= 1000 or offset < 0:
+            return json_response({"message": "Invalid request data", "error": [
+                {"path": ["limit"], "message": "1 <= limit <= 1000 and a cursor from a previous page"}]}, 400)
+        items = [store.observation_v2_view(o) for o in store.observations.values() if store.visible(o)]
+        items = [o for o in items if not any(query.get(k) and str(o.get(k)) != query[k] for k in (
+            "traceId", "type", "name", "level", "parentObservationId", "userId", "sessionId", "environment"))]
+        items.sort(key=lambda o: (str(o.get("startTime") or ""), o["id"]), reverse=True)
+        page = items[offset: offset + limit]
+        more = offset + limit < len(items)
+        cursor = base64.urlsafe_b64encode(str(offset + limit).encode()).decode() if more else None
+        return json_response({"data": page, "meta": {"cursor": cursor}})
 
     @app.route("GET", "/api/public/observations/{observation_id}")
     async def observation(request: Request) -> Response:

@@ -75,6 +75,9 @@ class Store:
                  "isLangfuseManaged": False, "createdAt": iso(datetime.now(UTC))}
         model["prices"] = {k: {"price": model[f"{k}Price"]} for k in ("input", "output", "total")
                            if model[f"{k}Price"] is not None}
+        # Langfuse answers flat prices as one default pricing tier too (the current SDK requires the list)
+        model["pricingTiers"] = [{"id": f"{model['id']}-tier", "name": "Standard", "isDefault": True, "priority": 0,
+                                  "conditions": [], "prices": {k: v["price"] for k, v in model["prices"].items()}}]
         self.models.append(model)
         return model
 
@@ -175,6 +178,18 @@ class Store:
         first = parse_time(obs.get("completionStartTime"))
         view["latency"] = (end - start).total_seconds() if start and end else None
         view["timeToFirstToken"] = (first - start).total_seconds() if start and first else None
+        return view
+
+    def observation_v2_view(self, obs: dict[str, Any]) -> dict[str, Any]:
+        """The v2 observations API's row (what the current SDK reads): v1's fields plus the trace's."""
+        view = self.observation_view(obs)
+        trace = self.traces.get(obs.get("traceId") or "") or {}
+        view.update(isRootObservation=obs.get("parentObservationId") is None, traceName=trace.get("name"),
+                    userId=trace.get("userId"), sessionId=trace.get("sessionId"), tags=trace.get("tags"),
+                    release=trace.get("release"), totalCost=view.get("calculatedTotalCost"))
+        for key in ("usage", "unit", "promptTokens", "completionTokens", "totalTokens", "calculatedInputCost",
+                    "calculatedOutputCost", "calculatedTotalCost"):
+            view.pop(key, None)  # v1's derived fields: v2 carries usageDetails/costDetails/totalCost only
         return view
 
     def trace_observations(self, trace_id: str) -> list[dict[str, Any]]:

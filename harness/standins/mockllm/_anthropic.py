@@ -9,6 +9,7 @@ from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
 from harness.standins.mockllm import tools
+from harness.standins.mockllm.requests import AnthropicCountTokens, AnthropicMessages, read
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens
 
@@ -17,9 +18,36 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: 
 
 
 def error(status: int, message: str, retry_after: float | None = None) -> Response:
-    headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
-    body = {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message}}
+    request_id = f"req_{uuid.uuid4().hex[:24]}"
+    headers = {"request-id": request_id}
+    if retry_after is not None:
+        headers["retry-after"] = f"{retry_after:g}"
+    body = {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message},
+            "request_id": request_id}
     return json_response(body, status, headers)
+
+
+def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """Anthropic's usage object with every field its API documents (no cache, no server tools here)."""
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0, "cache_creation": {"ephemeral_5m_input_tokens": 0,
+                                                             "ephemeral_1h_input_tokens": 0},
+            "server_tool_use": None, "output_tokens_details": None, "service_tier": "standard",
+            "inference_geo": None}
+
+
+def _delta_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    # cumulative, input included, as the API sends it: clients merge it over message_start's usage
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0, "server_tool_use": None, "output_tokens_details": None}
+
+
+def _stop(reason: str) -> dict[str, Any]:
+    return {"stop_reason": reason, "stop_sequence": None, "stop_details": None, "container": None}
+
+
+def _text_block(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text, "citations": None}
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -31,7 +59,7 @@ def register(app: App, state: MockState) -> None:
     async def messages(request: Request) -> Response | StreamingResponse:
         if not state.key_ok("anthropic", request.headers.get("x-api-key")):
             return error(401, "invalid x-api-key")
-        body = request.json()
+        body = read(request, AnthropicMessages)
         system = body.get("system")
         parts = [content_text(system)] if system else []
         parts += [content_text(m.get("content")) for m in body["messages"]]
@@ -59,15 +87,15 @@ def register(app: App, state: MockState) -> None:
             used = count_tokens(tool_call.arguments) + 8
             state.answered(call, used)
             block = {"type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name,
-                     "input": tool_call.parsed()}
+                     "input": tool_call.parsed(), "caller": {"type": "direct"}}
             return json_response(_message(call, [block], "tool_use", used))
         tokens = call.tokens()
         state.answered(call, len(tokens))
-        return json_response(_message(call, [{"type": "text", "text": "".join(tokens)}], "end_turn", len(tokens)))
+        return json_response(_message(call, [_text_block("".join(tokens))], "end_turn", len(tokens)))
 
     @app.route("POST", "/v1/messages/count_tokens")
     async def count(request: Request) -> Response:
-        body = request.json()
+        body = read(request, AnthropicCountTokens)
         text = "\n".join(content_text(m.get("content")) for m in body["messages"])
         return json_response({"input_tokens": count_tokens(text) + 3 * len(body["messages"])})
 
@@ -77,20 +105,17 @@ def _tool_result_last(messages: list[dict[str, Any]]) -> bool:
     return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
-def _message(call: Call, content: list[dict[str, Any]], stop: str, output: int) -> dict[str, Any]:
+def _message(call: Call, content: list[dict[str, Any]], stop: str | None, output: int) -> dict[str, Any]:
     return {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": call.model,
-            "content": content, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": call.prompt_tokens, "output_tokens": output}}
+            "content": content, **_stop(stop), "usage": usage(call.prompt_tokens, output)}
 
 
 async def _stream_tool(state: MockState, call: Call, tool_call: tools.ToolCall) -> AsyncIterator[bytes]:
     """A streamed tool_use block: its id and name, then its input as `input_json_delta` pieces."""
-    yield _event("message_start", {"type": "message_start", "message": {
-        "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": call.model,
-        "content": [], "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": call.prompt_tokens, "output_tokens": 1}}})
+    yield _event("message_start", {"type": "message_start", "message": _message(call, [], None, 1)})
     yield _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
-        "type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name, "input": {}}})
+        "type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name, "input": {},
+        "caller": {"type": "direct"}}})
     call.text = tool_call.arguments
 
     def frame(index: int, piece: str) -> bytes:
@@ -102,20 +127,15 @@ async def _stream_tool(state: MockState, call: Call, tool_call: tools.ToolCall) 
     used = count_tokens(tool_call.arguments) + 8
     state.answered(call, used)
     yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
-    yield _event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use",
-                                                                      "stop_sequence": None},
-                                   "usage": {"output_tokens": used}})
+    yield _event("message_delta", {"type": "message_delta", "delta": _stop("tool_use"),
+                                   "usage": _delta_usage(call.prompt_tokens, used)})
     yield _event("message_stop", {"type": "message_stop"})
 
 
 async def _stream(state: MockState, call: Call) -> AsyncIterator[bytes]:
-    ident = f"msg_{uuid.uuid4().hex[:24]}"
-    yield _event("message_start", {"type": "message_start", "message": {
-        "id": ident, "type": "message", "role": "assistant", "model": call.model, "content": [],
-        "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": call.prompt_tokens, "output_tokens": 1}}})
+    yield _event("message_start", {"type": "message_start", "message": _message(call, [], None, 1)})
     yield _event("content_block_start", {"type": "content_block_start", "index": 0,
-                                         "content_block": {"type": "text", "text": ""}})
+                                         "content_block": _text_block("")})
     yield _event("ping", {"type": "ping"})
     sent = 0
 
@@ -129,7 +149,6 @@ async def _stream(state: MockState, call: Call) -> AsyncIterator[bytes]:
         yield data
     state.answered(call, sent)
     yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
-    yield _event("message_delta", {"type": "message_delta",
-                                   "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                   "usage": {"output_tokens": sent}})
+    yield _event("message_delta", {"type": "message_delta", "delta": _stop("end_turn"),
+                                   "usage": _delta_usage(call.prompt_tokens, sent)})
     yield _event("message_stop", {"type": "message_stop"})

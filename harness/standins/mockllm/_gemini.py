@@ -8,6 +8,7 @@ from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
 from harness.standins.mockllm import tools
+from harness.standins.mockllm.requests import GeminiGenerate, read
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens
 
@@ -49,7 +50,7 @@ def register(app: App, state: MockState) -> None:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         if not state.key_ok("gemini", key):
             return error(403, "API key not valid. Please pass a valid API key.")
-        body = request.json()
+        body = read(request, GeminiGenerate)
         prompt, turns = _prompt(body)
         config = body.get("generationConfig") or {}
         call = state.begin("gemini", model, request, prompt, turns, stream, config.get("maxOutputTokens"))

@@ -10,6 +10,7 @@ from typing import Any
 
 from harness._http import App, Request, Response, StreamingResponse, json_response
 from harness.standins.mockllm import tools
+from harness.standins.mockllm.requests import OpenAIChat, OpenAIEmbeddings, read
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens, embed
 
@@ -53,7 +54,7 @@ def register(app: App, state: MockState) -> None:
     async def chat(request: Request) -> Response | StreamingResponse:
         if not state.key_ok("openai", _key(request)):
             return error(401, "Incorrect API key provided.")
-        body = request.json()
+        body = read(request, OpenAIChat)
         messages = body["messages"]
         prompt = "\n".join(content_text(m.get("content")) for m in messages)
         stream = bool(body.get("stream"))
@@ -92,7 +93,7 @@ def register(app: App, state: MockState) -> None:
     async def embeddings(request: Request) -> Response:
         if not state.key_ok("openai", _key(request)):
             return error(401, "Incorrect API key provided.")
-        body = request.json()
+        body = read(request, OpenAIEmbeddings)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         texts = [i if isinstance(i, str) else " ".join(map(str, i)) for i in inputs]
         call = state.begin("openai", body["model"], request, "\n".join(texts), 0, False, None)

@@ -15,6 +15,7 @@ from typing import Any
 from harness._http import App, Request, Response, StreamingResponse, json_response
 from harness.standins.mockllm import tools
 from harness.standins.mockllm._openai import error, refused
+from harness.standins.mockllm.requests import OpenAIResponses, read
 from harness.standins.mockllm.state import Call, MockState
 from harness.standins.mockllm.text import content_text, count_tokens
 
@@ -56,7 +57,7 @@ def register(app: App, state: MockState) -> None:
     async def responses(request: Request) -> Response | StreamingResponse:
         if not state.key_ok("openai", _key(request)):
             return error(401, "Incorrect API key provided.")
-        body = request.json()
+        body = read(request, OpenAIResponses)
         items = _items(body)
         prompt = "\n".join([str(body.get("instructions") or ""), *(_text_of(i) for i in items)]).strip()
         stream = bool(body.get("stream"))
@@ -86,7 +87,7 @@ def register(app: App, state: MockState) -> None:
 
 def _message_item(text: str, ident: str | None = None) -> dict[str, Any]:
     return {"type": "message", "id": ident or f"msg_{uuid.uuid4().hex[:24]}", "status": "completed",
-            "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]}
+            "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
 
 
 def _function_item(call: tools.ToolCall, arguments: str | None = None) -> dict[str, Any]:
@@ -98,6 +99,7 @@ def _response(call: Call, output: list[dict[str, Any]], used: int, status: str) 
     return {"id": call.entry.setdefault("response_id", f"resp_{uuid.uuid4().hex[:24]}"), "object": "response",
             "created_at": int(time.time()), "status": status, "model": call.model, "output": output,
             "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None,
+            "instructions": None, "metadata": {}, "temperature": 1.0, "top_p": 1.0,
             "incomplete_details": None, "usage": {
                 "input_tokens": call.prompt_tokens, "output_tokens": used,
                 "total_tokens": call.prompt_tokens + used, "input_tokens_details": {"cached_tokens": 0},
@@ -107,11 +109,11 @@ def _response(call: Call, output: list[dict[str, Any]], used: int, status: str) 
 async def _stream(state: MockState, call: Call, tool_call: tools.ToolCall | None) -> AsyncIterator[bytes]:
     seq = 0
 
-    def event(name: str, **data: Any) -> bytes:
+    def event(kind: str, **data: Any) -> bytes:
         nonlocal seq
         seq += 1
-        payload = {"type": name, "sequence_number": seq, **data}
-        return f"event: {name}\ndata: ".encode() + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+        payload = {"type": kind, "sequence_number": seq, **data}
+        return f"event: {kind}\ndata: ".encode() + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
     yield event("response.created", response=_response(call, [], 0, "in_progress"))
     if tool_call is not None:
@@ -127,24 +129,26 @@ async def _stream(state: MockState, call: Call, tool_call: tools.ToolCall | None
         done = _function_item(tool_call)
         used = count_tokens(tool_call.arguments) + 8
         yield event("response.function_call_arguments.done", item_id=item["id"], output_index=0,
-                    arguments=tool_call.arguments)
+                    name=tool_call.name, arguments=tool_call.arguments)
     else:
         ident = f"msg_{uuid.uuid4().hex[:24]}"
         yield event("response.output_item.added", output_index=0,
                     item={**_message_item("", ident), "status": "in_progress", "content": []})
-        part = {"type": "output_text", "text": "", "annotations": []}
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
         yield event("response.content_part.added", item_id=ident, output_index=0, content_index=0, part=part)
         pieces: list[str] = []
 
         def frame(index: int, piece: str) -> bytes:
             pieces.append(piece)
-            return event("response.output_text.delta", item_id=ident, output_index=0, content_index=0, delta=piece)
+            return event("response.output_text.delta", item_id=ident, output_index=0, content_index=0, delta=piece,
+                         logprobs=[])
 
         async for data in state.stream_tokens(call, frame):
             yield data
         text = "".join(pieces)
         used = len(pieces)
-        yield event("response.output_text.done", item_id=ident, output_index=0, content_index=0, text=text)
+        yield event("response.output_text.done", item_id=ident, output_index=0, content_index=0, text=text,
+                    logprobs=[])
         yield event("response.content_part.done", item_id=ident, output_index=0, content_index=0,
                     part={**part, "text": text})
         done = _message_item(text, ident)

@@ -10,9 +10,18 @@ from harness.standins.mockllm.state import MockState
 __all__ = ["create_app"]
 
 
+def bad_request(request: Request, message: str) -> Response:
+    """A body the vendor cannot read: that vendor's 400 (the route names the vendor)."""
+    if request.path.startswith("/v1/messages"):
+        return _anthropic.error(400, message)
+    if request.path.startswith("/v1beta/"):
+        return _gemini.error(400, message)
+    return _openai.error(400, message)
+
+
 def create_app(state: MockState | None = None) -> App:
     state = state or MockState()
-    app = App()
+    app = App(bad_request=bad_request)
     _openai.register(app, state)
     _responses.register(app, state)
     _anthropic.register(app, state)

@@ -19,7 +19,8 @@ __all__ = ["Call", "MockState"]
 _MASKED_HEADERS = {"authorization", "x-api-key", "x-goog-api-key", "api-key"}
 # each provider's in-stream error, as its API sends one after a 200 (Gemini: its SSE form)
 _STREAM_ERRORS = {
-    "anthropic": b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+    "anthropic": (b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},'
+                  b'"request_id":"req_mock_in_stream"}\n\n'),
     "openai": b'data: {"error":{"message":"The server had an error while processing your request.",'
               b'"type":"server_error","param":null,"code":null}}\n\n',
     "gemini": b'data: {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}\r\n\r\n',

@@ -4,34 +4,12 @@ paged listing, ranged downloads, GCS's errors, and a wrong client checksum refus
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from google.api_core import exceptions
 from google.cloud import storage
-
-from harness.target import REPO
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port_file = tmp_path_factory.mktemp("gcs") / "port"
-    server = subprocess.Popen([sys.executable, "-m", "harness.standins.gcs", "--port-file", str(port_file)], cwd=REPO,
-                              stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists():
-            assert server.poll() is None and time.monotonic() < deadline, "the stand-in did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port_file.read_text()}"
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.fixture
