@@ -6,9 +6,9 @@ vendors allow new ones: a malformed request gets the vendor's error body and sta
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from harness._http import Request
 
@@ -24,12 +24,42 @@ class _Open(BaseModel):
 
 
 Part = dict[str, Any]  # a typed content part ({"type": "text", "text": ...}); the mock reads its text only
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _json_schema(value: Any, where: str = "schema") -> Any:
+    """A tool's or an output format's JSON Schema: every subschema an object (or a boolean), as the vendors
+    check before anything runs; anything else is their 400 (`... JSON schema is invalid`)."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: JSON schema is invalid (a subschema must be an object)")
+    for key in _SUBSCHEMA_MAPS:
+        if key in value:
+            if not isinstance(value[key], dict):
+                raise ValueError(f"{where}.{key}: JSON schema is invalid (an object of subschemas expected)")
+            for name, sub in value[key].items():
+                _json_schema(sub, f"{where}.{key}.{name}")
+    for key in _SUBSCHEMA_LISTS:
+        if key in value:
+            if not isinstance(value[key], list):
+                raise ValueError(f"{where}.{key}: JSON schema is invalid (a list of subschemas expected)")
+            for index, sub in enumerate(value[key]):
+                _json_schema(sub, f"{where}.{key}.{index}")
+    for key in ("items", "additionalProperties", "not"):
+        if key in value:
+            _json_schema(value[key], f"{where}.{key}")
+    return value
+
+
+Schema = Annotated[dict[str, Any], AfterValidator(_json_schema)]
 
 
 class _Function(_Open):
     name: str | None = None
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: Schema | None = None
 
 
 class _OpenAITool(_Open):
@@ -39,7 +69,7 @@ class _OpenAITool(_Open):
 
 class _JsonSchemaFormat(_Open):
     name: str | None = None
-    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    schema_: Schema | None = Field(None, alias="schema")
 
 
 class _ResponseFormat(_Open):
@@ -74,7 +104,7 @@ class _ResponsesTool(_Open):
     type: str
     name: str | None = None
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: Schema | None = None
 
 
 class OpenAIResponses(_Open):
@@ -95,7 +125,7 @@ class _AnthropicMessage(_Open):
 class _AnthropicTool(_Open):
     name: str = Field(min_length=1)
     description: str | None = None
-    input_schema: dict[str, Any] | None = None
+    input_schema: Schema | None = None
 
 
 class _ToolChoice(_Open):

@@ -43,6 +43,8 @@ class ToolCall:
 
 def example(schema: dict[str, Any], key: str = "value") -> Any:
     """An instance of a JSON Schema (OpenAPI-style upper-case types too, as Gemini sends them)."""
+    if not isinstance(schema, dict):  # `true`/`false` subschemas: any value
+        return f"mock-{key}"
     if schema.get("enum"):
         return schema["enum"][0]
     if "const" in schema:

@@ -11,20 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.standins.langfuse.server import create_app
 from harness.standins.langfuse.store import Store
 from tests.conftest import serve_in_thread
+from tests.specs.strategies import examples, json_values
 
-_FLOATS = st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither
 AUTH = ("pk-lf-prop", "sk-lf-prop")
-EXAMPLES = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                    phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
-_ANY = st.recursive(st.none() | st.booleans() | st.integers() | _FLOATS | st.text(max_size=12),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
-                                                                                max_size=4), max_leaves=12)
+EXAMPLES = examples(60)
+_ANY = json_values(max_leaves=12)
 _EVENT = st.fixed_dictionaries({"id": st.text(max_size=5) | _ANY, "type": st.sampled_from(
     ["trace-create", "span-create", "generation-update", "score-create", "bogus"]) | _ANY,
     "timestamp": st.sampled_from(["2026-12-05T01:02:03Z", "2026-12-05T01:02:03", "x"]) | _ANY,

@@ -8,25 +8,24 @@ the vendor's own error schema, and a 200 that validates like the conformance cas
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 
 from harness.standins.mockllm import _anthropic, create_app
 from tests.conftest import serve_in_thread
 from tests.specs.documents import spec
+from tests.specs.strategies import examples, json_values
 from tests.standins.mockllm.test_spec_conformance import ANTHROPIC, GEMINI, GENERATE, OPENAI, Exchange, validate
 
-# derandomized: CI draws the same examples each run; no shrinking: a body drawn from a 3 MB spec takes
-# minutes to shrink, and the failure message prints it whole anyway
-EXAMPLES = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                    phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
+EXAMPLES = examples(40)
 OPERATIONS = [("openai", "/chat/completions", "/v1"), ("openai", "/embeddings", "/v1"),
               ("openai", "/responses", "/v1"), ("anthropic", "/v1/messages", ""),
               ("anthropic", "/v1/messages/count_tokens", "")]
@@ -72,10 +71,7 @@ def test_a_mock_that_trusts_its_input_is_caught(mock: str, monkeypatch: pytest.M
         generated_requests_are_answered_well(mock, "anthropic", "/v1/messages", "", GenerationMode.NEGATIVE)
 
 
-_FLOATS = st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _FLOATS | st.text(max_size=20),
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
-                                                                                 max_size=3), max_leaves=10)
+_JSON = json_values(text_size=20)
 
 
 def _mutations(valid: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -107,6 +103,4 @@ def _gemini_mock() -> str:
 
 
 def _encoded(body: Any) -> bytes:
-    import json
-
     return b"" if body is None else json.dumps(body, default=str).encode()

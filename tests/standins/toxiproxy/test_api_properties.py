@@ -12,17 +12,14 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.standins.toxiproxy.toxics import ATTRIBUTES
+from tests.specs.strategies import examples, json_values
 
-_FLOATS = st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither
-EXAMPLES = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                    phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
-_ANY = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**6) | _FLOATS
-                    | st.text(max_size=12), lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+EXAMPLES = examples(60)
+_ANY = json_values(integers=st.integers(-5, 10**6), max_leaves=8)
 # listen stays on loopback (port 0: any free one) or is not an address at all: nothing binds elsewhere
 _LISTEN = st.sampled_from(["127.0.0.1:0", "localhost:0", "", "nonsense", "127.0.0.1:99999", "127.0.0.1"])
 _PROXY = st.fixed_dictionaries({}, optional={
