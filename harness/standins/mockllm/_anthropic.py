@@ -27,7 +27,7 @@ def error(status: int, message: str, retry_after: float | None = None) -> Respon
     return json_response(body, status, headers)
 
 
-def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     """Anthropic's usage object with every field its API documents (no cache, no server tools here)."""
     return {"input_tokens": input_tokens, "output_tokens": output_tokens, "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0, "cache_creation": {"ephemeral_5m_input_tokens": 0,
@@ -36,10 +36,14 @@ def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
             "inference_geo": None}
 
 
+_DELTA_USAGE = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
+                "server_tool_use", "output_tokens_details")
+
+
 def _delta_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     # cumulative, input included, as the API sends it: clients merge it over message_start's usage
-    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0, "server_tool_use": None, "output_tokens_details": None}
+    full = _usage(input_tokens, output_tokens)
+    return {key: full[key] for key in _DELTA_USAGE}
 
 
 def _stop(reason: str) -> dict[str, Any]:
@@ -48,6 +52,11 @@ def _stop(reason: str) -> dict[str, Any]:
 
 def _text_block(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text, "citations": None}
+
+
+def _tool_block(tool_call: tools.ToolCall, tool_input: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name, "input": tool_input,
+            "caller": {"type": "direct"}}
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -86,9 +95,7 @@ def register(app: App, state: MockState) -> None:
         if tool_call is not None:
             used = count_tokens(tool_call.arguments) + 8
             state.answered(call, used)
-            block = {"type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name,
-                     "input": tool_call.parsed(), "caller": {"type": "direct"}}
-            return json_response(_message(call, [block], "tool_use", used))
+            return json_response(_message(call, [_tool_block(tool_call, tool_call.parsed())], "tool_use", used))
         tokens = call.tokens()
         state.answered(call, len(tokens))
         return json_response(_message(call, [_text_block("".join(tokens))], "end_turn", len(tokens)))
@@ -107,15 +114,14 @@ def _tool_result_last(messages: list[dict[str, Any]]) -> bool:
 
 def _message(call: Call, content: list[dict[str, Any]], stop: str | None, output: int) -> dict[str, Any]:
     return {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": call.model,
-            "content": content, **_stop(stop), "usage": usage(call.prompt_tokens, output)}
+            "content": content, **_stop(stop), "usage": _usage(call.prompt_tokens, output)}
 
 
 async def _stream_tool(state: MockState, call: Call, tool_call: tools.ToolCall) -> AsyncIterator[bytes]:
     """A streamed tool_use block: its id and name, then its input as `input_json_delta` pieces."""
     yield _event("message_start", {"type": "message_start", "message": _message(call, [], None, 1)})
-    yield _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {
-        "type": "tool_use", "id": f"toolu_{tool_call.id}", "name": tool_call.name, "input": {},
-        "caller": {"type": "direct"}}})
+    yield _event("content_block_start", {"type": "content_block_start", "index": 0,
+                                         "content_block": _tool_block(tool_call, {})})
     call.text = tool_call.arguments
 
     def frame(index: int, piece: str) -> bytes:
