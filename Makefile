@@ -119,6 +119,7 @@ bench: deps-test venv gateway
 	$(VENV)/bin/python bench/load_headroom.py
 	$(VENV)/bin/python bench/percentile_accuracy.py
 	$(VENV)/bin/python bench/observer_throughput.py
+	$(VENV)/bin/python bench/prompt_cost.py
 
 clean:
 	rm -rf $(VENV) $(GATEWAY_VENV) reports/*/

@@ -1,6 +1,7 @@
-"""`harness chaos --scenario retry-discipline` on the embedded stack with the reference config's num_retries
-set to 2 (the target setting): RTY-1..RTY-3 are measured on the real LiteLLM, each with its timeline; RTY-4
-is a verdict only where the gateway answered by itself (else a SKIP saying why)."""
+"""`harness chaos --scenario <case>` (one retry-discipline case per criterion) on the embedded stack with
+the reference config's num_retries set to 2 (the target setting): RTY-1..RTY-3 are measured on the real
+LiteLLM, each with its timeline; RTY-4 is a verdict only where the gateway answered by itself (else a SKIP
+saying why)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ def test_the_retry_cases_run_on_the_embedded_gateway_with_its_num_retries(tmp_pa
     target = tmp_path / "target.yaml"
     target.write_text(yaml.safe_dump({"name": "embedded, num_retries 2", "provider": "local", "num_retries": 2,
                                       "litellm_config": str(REFERENCE_CONFIG), "router_timeout_s": 5}))
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "chaos", "--scenario", "retry-discipline",
+    # one case per criterion (each case's verdicts and controls are tests/checks/test_retries.py's; the whole
+    # scenario waits out ten cooldowns, ~170 s)
+    cases = [arg for name in ("rate-limited-429", "bad-request-400", "total-outage-503", "cooled-down-503")
+             for arg in ("--scenario", name)]
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "chaos", *cases,
                              "--target", str(target), "--reports", str(tmp_path / "reports")],
                             capture_output=True, text=True, cwd=REPO, timeout=600)
     data = json.loads((tmp_path / "reports" / "latest" / "results.json").read_text())

@@ -11,6 +11,7 @@ import pytest
 
 from harness.checks import events
 from harness.observer import ObserverRig, make_event
+from harness.results import NotApplicable
 
 Rig = Callable[..., ObserverRig]
 
@@ -34,6 +35,21 @@ def test_obv3_fails_when_the_observer_acks_before_applying(rig_factory: Rig, see
     # ack and a commit; before that gate, 16 kills were needed (once in CI none of 8 landed)
     outcome = events.crash_safety(rig_factory("--ack-first"), events=60, kills=8, seed=seed)
     assert not outcome.passed and outcome.measured["lost"] + outcome.measured["not_committed"] > 0, outcome.summary()
+
+
+def test_obv3_gives_no_verdict_when_every_kill_lands_after_the_work_is_done(rig_factory: Rig) -> None:
+    """A kill that only lands once the observer has acknowledged everything it read (as a slow `docker kill`
+    can) exercises nothing: an acks-first observer then loses nothing, and that is not a PASS."""
+    rig = rig_factory("--ack-first")
+    kill = rig.kill
+
+    def late_kill() -> None:
+        assert rig.drained(15)
+        kill()
+
+    rig.kill = late_kill  # type: ignore[method-assign]
+    with pytest.raises(NotApplicable, match="none while the observer held entries it had read"):
+        events.crash_safety(rig, events=20, kills=2, seed=3, burst=5, attempts=2)
 
 
 def test_git3_fails_when_the_observer_is_not_idempotent(rig_factory: Rig) -> None:
