@@ -17,37 +17,25 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.load import run_load
 from harness.load.plan import spec_for
 from harness.load.profiles import sweep
+from harness.load.resources import ResourceMonitor, ResourceSamples
 from harness.providers.local import LocalProvider
 from harness.target import Target
 
 WATCHED = ("litellm", "mockllm", "langfuse")
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its children so far (0 once it is gone)."""
-    try:
-        process = psutil.Process(pid)
-        family = [process, *process.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for member in family:
-        try:
-            times = member.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
+def _spent_s(samples: ResourceSamples) -> float:
+    """CPU seconds the watched family used while its monitor ran (the monitor counts every pid it saw)."""
+    return max((point.get("cpu_s", 0.0) for point in samples.series), default=0.0)
 
 
 def main() -> None:
@@ -78,10 +66,12 @@ def main() -> None:
                     spec = spec_for(stack, prompt_tokens=str(size) if size else None,
                                     output_tokens="16")
                     spec = replace(spec, models=[args.model], model_weights=(), stream_ratio=0.5)
-                    before = {name: _cpu_s(pid) for name, pid in pids.items()}
-                    run = run_load(spec, sweep((args.rate,), step_s=args.seconds), Path(tmp) / f"{size}-{attempt}",
-                                   watch_pid=pids.get("litellm"))
-                    spent = {name: _cpu_s(pid) - before[name] for name, pid in pids.items()}
+                    with ExitStack() as watching:
+                        monitors = {name: watching.enter_context(ResourceMonitor(pid, 0.5))
+                                    for name, pid in pids.items()}
+                        run = run_load(spec, sweep((args.rate,), step_s=args.seconds),
+                                       Path(tmp) / f"{size}-{attempt}")
+                    spent = {name: _spent_s(samples) for name, samples in monitors.items()}
                     answered = sum(1 for s in run.samples if s.status and s.status < 400) or 1
                     per = {name: spent[name] * 1000 / answered for name in pids}
                     rows[size].append(per.get("litellm", 0.0))
@@ -94,7 +84,8 @@ def main() -> None:
             provider.stop()
     base = statistics.mean(rows[sizes[0]])
     spread = max((max(v) - min(v) for v in rows.values() if len(v) > 1), default=0.0)
-    print(f"gateway CPU per request, mean of passes (noise: passes of one size differ by up to {spread:.1f} ms):")
+    noise = f"passes of one size differ by up to {spread:.1f} ms" if args.passes > 1 else "one pass: unknown"
+    print(f"gateway CPU per request, mean of passes (noise: {noise}):")
     for size in sizes:
         mean = statistics.mean(rows[size])
         print(f"  {size or 'default':>7} tokens: {mean:6.1f} ms ({mean - base:+.1f} ms against {sizes[0] or 'default'})"

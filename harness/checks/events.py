@@ -211,7 +211,7 @@ def crash_safety(rig: EventRig, events: int = 60, kills: int = 4, seed: int | No
     entries are still there: it landed while the observer was handling what it read. A kill at an idle
     moment, or after the burst was done, proves nothing and lets an observer that acknowledges before
     applying pass (seen through docker, whose kill lands ~0.1 s after it is asked for: with single events,
-    and once with 20-event bursts whose kills landed while the observer pushed). Such a kill is tried again
+    and once with 20-event bursts, four kills and nothing lost). Such a kill is tried again
     with a burst twice as long (at most `attempts` bursts per kill); with no kill landing mid-work there is
     no verdict."""
     rng = random.Random(seed)
